@@ -1,0 +1,44 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+const schema = z.object({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6399'),
+  REDIS_PREFIX: z.string().regex(/^[a-z0-9_-]+$/i).default('bt'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PLANS_FILE: z.string().default(new URL('../config/plans.json', import.meta.url).pathname),
+  ADMIN_JWT_SECRET: z.string().min(16).optional(),
+  PUBLIC_URL: z.string().url().optional(),
+  NODE_ID: z.string().regex(/^[a-z0-9_-]{1,40}$/i).default(hostname().replace(/[^a-z0-9_-]/gi, '').slice(0, 40) || 'node'),
+  DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+  SANDBOX_IMAGE: z.string().default('buntime-sandbox:0.1.0'),
+  SANDBOX_RUNTIME: z.string().regex(/^[a-z0-9_.-]+$/i).default('runc'),
+  SANDBOX_PIDS_LIMIT: z.coerce.number().int().min(16).max(4096).default(256),
+  SANDBOX_TMP_MB: z.coerce.number().int().min(1).max(1024).default(64),
+  NODE_SESSION_CAPACITY: z.coerce.number().int().min(1).default(200),
+  NODE_EXEC_CONCURRENCY: z.coerce.number().int().min(1).default(64),
+  MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  REQUEST_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  TRUST_PROXY: bool.default(false),
+});
+
+/** Parsed, frozen configuration. Field names follow the environment variables. */
+export type Config = Readonly<z.infer<typeof schema>>;
+
+/**
+ * Parses the environment once. Fails with every problem listed, so a misconfigured process
+ * never starts half-way.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return Object.freeze(parsed.data);
+}

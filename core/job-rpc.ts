@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { BuntimeError, type ErrorBody } from './errors.ts';
+import { JOB_OPTIONS, type JobCatalogue, type Payload, type Result } from './queues.ts';
+
+/** What travels in a BullMQ job: the payload and the channel its reply is published on. */
+export interface JobEnvelope<P = unknown> {
+  p: P;
+  r: string;
+}
+
+/** What a runner publishes on the reply channel when a job ends. */
+export type JobReply =
+  | { id: string; ok: true; result: unknown }
+  | { id: string; ok: false; error: ErrorBody };
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: BuntimeError) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Request/response over BullMQ: adds a job and waits for its reply, which the runner publishes
+ * on this client's own channel (one subscription per process; no per-call subscribe, no polling).
+ */
+export class JobRpcClient {
+  private readonly queues = new Map<string, Queue>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly channel: string;
+  private started = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    private readonly bullPrefix: string,
+    channelPrefix: string,
+  ) {
+    this.channel = `${channelPrefix}:${randomUUID()}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.channel) this.onReply(message);
+    });
+    await this.subscriber.subscribe(this.channel);
+    this.started = true;
+  }
+
+  /** Adds job `name` to `queue` and resolves with its parsed result, or rejects after `timeoutMs`. */
+  async call<C extends JobCatalogue, J extends keyof C & string>(
+    catalogue: C,
+    queue: string,
+    name: J,
+    payload: Payload<C, J>,
+    opts: { timeoutMs: number; jobId?: string },
+  ): Promise<Result<C, J>> {
+    const jobId = opts.jobId ?? randomUUID();
+    const reply = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(jobId);
+        reject(new BuntimeError('execution_timeout', 'the request outlived its server deadline', {
+          details: { timeoutMs: opts.timeoutMs },
+        }));
+      }, opts.timeoutMs);
+      this.pending.set(jobId, { resolve, reject, timer });
+    });
+    try {
+      const envelope: JobEnvelope = { p: payload, r: this.channel };
+      await this.queue(queue).add(name, envelope, { ...JOB_OPTIONS, jobId });
+    } catch (err) {
+      this.settle(jobId)?.reject(new BuntimeError('service_unavailable', 'could not enqueue the job', {
+        cause: err, retryAfterSec: 5,
+      }));
+    }
+    const result = await reply;
+    return catalogue[name]!.result.parse(result) as Result<C, J>;
+  }
+
+  async stop(): Promise<void> {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new BuntimeError('service_unavailable', 'shutting down', { retryAfterSec: 1 }));
+      this.pending.delete(id);
+    }
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+
+  private queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.redis, prefix: this.bullPrefix });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  private onReply(message: string): void {
+    let reply: JobReply;
+    try {
+      reply = JSON.parse(message) as JobReply;
+    } catch {
+      return;
+    }
+    const p = this.settle(reply.id);
+    if (!p) return;
+    if (reply.ok) p.resolve(reply.result);
+    else p.reject(BuntimeError.fromBody(reply.error));
+  }
+
+  private settle(id: string): Pending | undefined {
+    const p = this.pending.get(id);
+    if (!p) return undefined;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    return p;
+  }
+}

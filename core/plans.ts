@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const limits = z.object({
+  memory: z.number().int().min(64),
+  cpu: z.number().positive(),
+  timeout: z.number().int().min(1),
+  disk: z.number().int().min(16),
+});
+
+const plan = z.object({
+  requestsPerMinute: z.number().int().min(1),
+  maxSessions: z.number().int().min(1),
+  allowResourceLimits: z.boolean(),
+  defaults: limits,
+  ceilings: limits,
+  maxTtl: z.number().int().min(60),
+  maxFileBytes: z.number().int().min(1),
+});
+
+const plans = z.object({ free: plan, paid: plan, enterprise: plan });
+
+export type PlanName = keyof z.infer<typeof plans>;
+export type Plan = Readonly<z.infer<typeof plan>>;
+export type Plans = Readonly<Record<PlanName, Plan>>;
+export const PLAN_NAMES: readonly PlanName[] = ['free', 'paid', 'enterprise'];
+
+export function isPlanName(value: unknown): value is PlanName {
+  return typeof value === 'string' && (PLAN_NAMES as readonly string[]).includes(value);
+}
+
+/** Loads and validates the plans file; defaults above ceilings are refused. */
+export function loadPlans(file: string): Plans {
+  const parsed = plans.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid plans file ${file}:\n${lines.join('\n')}`);
+  }
+  for (const name of PLAN_NAMES) {
+    const p = parsed.data[name];
+    for (const k of ['memory', 'cpu', 'timeout', 'disk'] as const) {
+      if (p.defaults[k] > p.ceilings[k]) throw new Error(`plan ${name}: default ${k} above its ceiling`);
+    }
+  }
+  return Object.freeze(parsed.data);
+}

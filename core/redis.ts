@@ -1,0 +1,54 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { BuntimeError } from './errors.ts';
+
+/**
+ * Opens a Redis connection. `maxRetriesPerRequest: null` is what BullMQ requires of the
+ * connections it blocks on; commands issued while Redis is down fail fast instead of queueing
+ * forever (`enableOfflineQueue` stays on only for the first connect).
+ */
+export function createRedis(url: string, opts: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false, ...opts });
+}
+
+/** Key names under one prefix, so several deployments or test runs can share a Redis. */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  session(id: string): string { return `${this.prefix}:session:${id}`; }
+  accountSessions(account: string): string { return `${this.prefix}:account:${account}:sessions`; }
+  account(name: string): string { return `${this.prefix}:account:${name}`; }
+  accounts(): string { return `${this.prefix}:accounts`; }
+  accountKeys(name: string): string { return `${this.prefix}:account:${name}:keys`; }
+  keyByHash(hash: string): string { return `${this.prefix}:key:${hash}`; }
+  keyById(id: string): string { return `${this.prefix}:keyid:${id}`; }
+  rate(keyId: string, window: number): string { return `${this.prefix}:rl:${keyId}:${window}`; }
+  idempotency(account: string, scope: string, key: string): string {
+    return `${this.prefix}:idem:${account}:${scope}:${key}`;
+  }
+  usage(keyId: string, day: string): string { return `${this.prefix}:usage:${keyId}:${day}`; }
+  node(id: string): string { return `${this.prefix}:node:${id}`; }
+  nodes(): string { return `${this.prefix}:nodes`; }
+  nodeUidSeq(id: string): string { return `${this.prefix}:node:${id}:uidseq`; }
+  expiries(): string { return `${this.prefix}:expiries`; }
+  reply(jobId: string): string { return `${this.prefix}:reply:${jobId}`; }
+  execEvents(executionId: string): string { return `${this.prefix}:exec:${executionId}:events`; }
+  execNotify(executionId: string): string { return `${this.prefix}:exec:${executionId}:notify`; }
+}
+
+/** Maps an ioredis failure to the service's error: Redis unreachable is a 503, never a 500. */
+export function redisUnavailable(cause: unknown): BuntimeError {
+  return new BuntimeError('service_unavailable', 'the data store is unreachable', {
+    cause,
+    retryAfterSec: 5,
+  });
+}
+
+/** True for errors that mean "Redis is not there" rather than "the command was wrong". */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
+    /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|enableOfflineQueue/i.test(err.message)
+  );
+}

@@ -1,0 +1,81 @@
+import type { ContainerCreateOptions } from 'dockerode';
+import type { ResourceLimits } from '../core/schemas.ts';
+
+/** Capabilities the agent keeps; user programs run as an unprivileged uid and have none. */
+export const AGENT_CAPS = ['SETUID', 'SETGID', 'KILL', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER'] as const;
+
+export interface SandboxSpec {
+  sessionId: string;
+  nodeId: string;
+  image: string;
+  /** OCI runtime name, `runc` or `runsc`. */
+  runtime: string;
+  /** uid user programs run as; owns /workspace. */
+  uid: number;
+  limits: ResourceLimits;
+  pidsLimit: number;
+  /** Size of the private /tmp, MB. */
+  tmpMb: number;
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * The Docker create options of a session container: every hardening item of the design in one
+ * place (no network, all capabilities dropped but the agent's few, no-new-privileges, default
+ * seccomp, read-only root, pids/memory/cpu limits, ulimits, private IPC, an init, a minimal
+ * environment and the labels the janitor finds orphans by).
+ */
+export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
+  const memoryBytes = Math.round(spec.limits.memory * MB);
+  const diskBytes = Math.round(spec.limits.disk * MB);
+  return {
+    name: `buntime-${spec.sessionId}`,
+    Image: spec.image,
+    // Nothing of the host's environment: the agent gets exactly these.
+    Env: [
+      `BUNTIME_UID=${spec.uid}`,
+      `BUNTIME_NPROC=${spec.pidsLimit}`,
+      `BUNTIME_FSIZE=${diskBytes}`,
+    ],
+    User: '0:0',
+    WorkingDir: '/workspace',
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: true,
+    StdinOnce: false,
+    Tty: false,
+    NetworkDisabled: true,
+    Labels: { 'buntime.session': spec.sessionId, 'buntime.node': spec.nodeId },
+    HostConfig: {
+      Runtime: spec.runtime,
+      Init: true,
+      NetworkMode: 'none',
+      CapDrop: ['ALL'],
+      CapAdd: [...AGENT_CAPS],
+      SecurityOpt: ['no-new-privileges'],
+      ReadonlyRootfs: true,
+      IpcMode: 'private',
+      PidsLimit: spec.pidsLimit,
+      Memory: memoryBytes,
+      MemorySwap: memoryBytes,
+      NanoCpus: Math.round(spec.limits.cpu * 1e9),
+      Ulimits: [
+        { Name: 'nofile', Soft: 4096, Hard: 4096 },
+        { Name: 'fsize', Soft: diskBytes, Hard: diskBytes },
+        { Name: 'core', Soft: 0, Hard: 0 },
+      ],
+      // /workspace is the only sizeable writable place; its size is the session's disk limit.
+      // tmpfs pages count against the container's memory limit as well.
+      Tmpfs: {
+        '/workspace': `rw,exec,nosuid,nodev,size=${diskBytes},mode=0755,uid=${spec.uid},gid=${spec.uid}`,
+        '/tmp': `rw,exec,nosuid,nodev,size=${spec.tmpMb * MB},mode=1777`,
+        '/run/buntime': `rw,noexec,nosuid,nodev,size=${16 * MB},mode=0755`,
+      },
+      AutoRemove: false,
+      RestartPolicy: { Name: 'no' },
+      LogConfig: { Type: 'none', Config: {} },
+    },
+  };
+}
