@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { BuntimeError, type ErrorBody } from './errors.ts';
+import { BuntimeError } from './errors.ts';
+import { readReply } from './job-reply.ts';
 import { JOB_OPTIONS, type JobCatalogue, type Payload, type Result } from './queues.ts';
 
 /** What travels in a BullMQ job: the payload and the channel its reply is published on. */
@@ -9,11 +10,6 @@ export interface JobEnvelope<P = unknown> {
   p: P;
   r: string;
 }
-
-/** What a runner publishes on the reply channel when a job ends. */
-export type JobReply =
-  | { id: string; ok: true; result: unknown }
-  | { id: string; ok: false; error: ErrorBody };
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -43,7 +39,7 @@ export class JobRpcClient {
   async start(): Promise<void> {
     if (this.started) return;
     this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.channel) this.onReply(message);
+      if (channel === this.channel) void this.onReply(message);
     });
     await this.subscriber.subscribe(this.channel);
     this.started = true;
@@ -98,13 +94,9 @@ export class JobRpcClient {
     return q;
   }
 
-  private onReply(message: string): void {
-    let reply: JobReply;
-    try {
-      reply = JSON.parse(message) as JobReply;
-    } catch {
-      return;
-    }
+  private async onReply(message: string): Promise<void> {
+    const reply = await readReply(this.redis, message).catch(() => undefined);
+    if (!reply) return;
     const p = this.settle(reply.id);
     if (!p) return;
     if (reply.ok) p.resolve(reply.result);

@@ -26,6 +26,11 @@ export const sessionJobs = {
       sessionId: z.string(),
       account: z.string(),
       resourceLimits: resourceLimitsSchema,
+      metadata: z.record(z.string(), z.unknown()),
+      /** Epoch ms. */
+      createdAt: z.number().int(),
+      /** Epoch ms. */
+      expiresAt: z.number().int(),
     }),
     result: z.object({ nodeId: z.string(), containerId: z.string() }),
   },

@@ -7,7 +7,11 @@ import { BuntimeError } from './errors.ts';
  * forever (`enableOfflineQueue` stays on only for the first connect).
  */
 export function createRedis(url: string, opts: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false, ...opts });
+  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false, ...opts });
+  // Connection errors surface on the commands that need Redis (as 503s); ioredis reconnects on
+  // its own, so the event itself needs no handling beyond not crashing the process.
+  redis.on('error', () => {});
+  return redis;
 }
 
 /** Key names under one prefix, so several deployments or test runs can share a Redis. */
@@ -28,8 +32,8 @@ export class Keys {
   usage(keyId: string, day: string): string { return `${this.prefix}:usage:${keyId}:${day}`; }
   node(id: string): string { return `${this.prefix}:node:${id}`; }
   nodes(): string { return `${this.prefix}:nodes`; }
-  nodeUidSeq(id: string): string { return `${this.prefix}:node:${id}:uidseq`; }
-  expiries(): string { return `${this.prefix}:expiries`; }
+  nodeExpiries(id: string): string { return `${this.prefix}:node:${id}:expiries`; }
+  uidSeq(): string { return `${this.prefix}:uidseq`; }
   reply(jobId: string): string { return `${this.prefix}:reply:${jobId}`; }
   execEvents(executionId: string): string { return `${this.prefix}:exec:${executionId}:events`; }
   execNotify(executionId: string): string { return `${this.prefix}:exec:${executionId}:notify`; }

@@ -1,0 +1,8 @@
+# Image of the API and runner processes (not the sandbox image, which images/build.ts makes).
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY sdk/package.json sdk/package.json
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY . .
+ENV NODE_ENV=production

@@ -1,0 +1,59 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
+import type { AccountStore } from '../core/accounts.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Plans, PlanName } from '../core/plans.ts';
+import type { Keys } from '../core/redis.ts';
+import type { ExecutionService } from './execution-service.ts';
+import { bearerAuth } from './middleware/auth.ts';
+import { errorHandler, notFound } from './middleware/error-handler.ts';
+import { rateLimit } from './middleware/rate-limit.ts';
+import { ctx, requestContext } from './middleware/request-context.ts';
+import { executeRoutes } from './routes/execute.ts';
+import { healthRoutes } from './routes/health.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import type { SessionService } from './session-service.ts';
+import { workspaceRoutes } from './routes/workspace.ts';
+import type { WorkspaceService } from './workspace-service.ts';
+
+export interface AppDeps {
+  redis: Redis;
+  keys: Keys;
+  plans: Plans;
+  accounts: AccountStore;
+  sessions: SessionService;
+  executions: ExecutionService;
+  workspace: WorkspaceService;
+  log: Logger;
+}
+
+/** Builds the express app without listening, so tests can drive it in-process. */
+export function createApp(d: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestContext(d.log));
+  app.use(healthRoutes(d.redis, d.keys));
+  // Authenticate and meter before reading a body: unauthenticated callers cannot make us parse.
+  app.use(bearerAuth(d.accounts));
+  app.use(rateLimit(d.redis, d.keys, d.plans));
+  app.use(bodyParserByPlan(d.plans));
+  app.use(sessionRoutes(d.sessions));
+  app.use(executeRoutes(d.executions));
+  app.use(workspaceRoutes(d.workspace, d.plans));
+  app.use(notFound());
+  app.use(errorHandler());
+  return app;
+}
+
+/**
+ * JSON bodies up to what the caller's plan can use: its largest file, base64-encoded, plus room
+ * for the rest of the request.
+ */
+function bodyParserByPlan(plans: Plans) {
+  const parsers = new Map<PlanName, ReturnType<typeof express.json>>();
+  for (const [name, plan] of Object.entries(plans) as Array<[PlanName, Plans[PlanName]]>) {
+    parsers.set(name, express.json({ limit: Math.ceil((plan.maxFileBytes * 4) / 3) + 1024 * 1024 }));
+  }
+  return (req: Request, res: Response, next: NextFunction) => parsers.get(ctx(res).principal!.plan)!(req, res, next);
+}

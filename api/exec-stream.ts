@@ -1,0 +1,106 @@
+import type { Redis } from 'ioredis';
+import { BuntimeError, type ErrorBody } from '../core/errors.ts';
+import type { Notifier } from '../core/notifier.ts';
+import type { Keys } from '../core/redis.ts';
+
+export interface ExecEvent {
+  id: string;
+  event: 'stdout' | 'stderr' | 'result' | 'error';
+  data: string;
+}
+
+const TERMINAL = new Set(['result', 'error']);
+const PING_MS = 15_000;
+const OWNER_TTL_SEC = 900;
+
+/**
+ * Reads an execution's events from its Redis Stream: from any position, woken by the runner's
+ * notifications, so any API instance can serve or resume a stream.
+ */
+export class ExecStream {
+  constructor(
+    private readonly redis: Redis,
+    private readonly notifier: Notifier,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Records who may read an execution's events (kept past the result for resumption). */
+  async claim(executionId: string, account: string, timeoutMs: number): Promise<void> {
+    await this.redis.set(this.ownerKey(executionId), account, 'EX', OWNER_TTL_SEC + Math.ceil(timeoutMs / 1000));
+  }
+
+  async owner(executionId: string): Promise<string | null> {
+    return this.redis.get(this.ownerKey(executionId));
+  }
+
+  /** Appends an error as the terminal event, unless the stream already has one. */
+  async fail(executionId: string, error: ErrorBody): Promise<void> {
+    const last = await this.redis.xrevrange(this.keys.execEvents(executionId), '+', '-', 'COUNT', 1);
+    if (last[0] && TERMINAL.has(last[0][1][1] ?? '')) return;
+    const key = this.keys.execEvents(executionId);
+    const id = await this.redis.xadd(key, '*', 'e', 'error', 'd', JSON.stringify(error));
+    await this.redis.expire(key, OWNER_TTL_SEC);
+    if (id) await this.redis.publish(this.keys.execNotify(executionId), id);
+  }
+
+  /**
+   * Delivers every event after `afterId` ('0' for all) in order until the terminal one, calling
+   * `ping` when idle for 15 s. Stops early when `signal` aborts (the client went away).
+   */
+  async follow(executionId: string, afterId: string, emit: (e: ExecEvent) => void, ping: () => void, signal: AbortSignal): Promise<void> {
+    let wake: () => void = () => {};
+    const stopListening = await this.notifier.listen(this.keys.execNotify(executionId), () => wake());
+    let cursor = afterId;
+    try {
+      while (!signal.aborted) {
+        const waiting = new Promise<void>((resolve) => { wake = resolve; });
+        const batch = await this.read(executionId, cursor);
+        for (const e of batch) {
+          emit(e);
+          cursor = e.id;
+          if (TERMINAL.has(e.event)) return;
+        }
+        if (batch.length === 0) await idle(waiting, signal, ping);
+      }
+    } finally {
+      stopListening();
+    }
+  }
+
+  private async read(executionId: string, afterId: string): Promise<ExecEvent[]> {
+    const start = afterId === '0' ? '-' : `(${afterId}`;
+    const rows = await this.redis.xrange(this.keys.execEvents(executionId), start, '+', 'COUNT', 500);
+    return rows.map(([id, fields]) => ({
+      id,
+      event: fields[1] as ExecEvent['event'],
+      data: fields[3] ?? '{}',
+    }));
+  }
+
+  private ownerKey(executionId: string): string {
+    return `${this.keys.execEvents(executionId)}:owner`;
+  }
+}
+
+/** Waits for a wake-up, an abort, or 15 s (then pings). */
+async function idle(waiting: Promise<void>, signal: AbortSignal, ping: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: () => void = () => {};
+  const timeout = new Promise<void>((resolve) => { timer = setTimeout(() => { ping(); resolve(); }, PING_MS); });
+  const aborted = new Promise<void>((resolve) => { onAbort = resolve; signal.addEventListener('abort', onAbort); });
+  try {
+    await Promise.race([waiting, timeout, aborted]);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Validates a `Last-Event-ID` (a Redis stream id). */
+export function parseLastEventId(value: string | undefined): string {
+  if (value === undefined || value === '') return '0';
+  if (!/^\d{1,20}-\d{1,20}$/.test(value)) {
+    throw new BuntimeError('invalid_request', 'malformed Last-Event-ID', { details: { field: 'Last-Event-ID' } });
+  }
+  return value;
+}

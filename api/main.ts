@@ -1,0 +1,59 @@
+import type { Server } from 'node:http';
+import { AccountStore } from '../core/accounts.ts';
+import { loadConfig } from '../core/config.ts';
+import { JobRpcClient } from '../core/job-rpc.ts';
+import { createLogger } from '../core/logger.ts';
+import { loadPlans } from '../core/plans.ts';
+import { createRedis, Keys } from '../core/redis.ts';
+import { SessionStore } from '../core/session-store.ts';
+import { createApp } from './app.ts';
+import { Notifier } from '../core/notifier.ts';
+import { ExecStream } from './exec-stream.ts';
+import { ExecutionService } from './execution-service.ts';
+import { SessionService } from './session-service.ts';
+import { WorkspaceService } from './workspace-service.ts';
+
+/** Composition root of the API: config, Redis, services, the express app, the listener. */
+export async function startApi(env: NodeJS.ProcessEnv = process.env) {
+  const cfg = loadConfig(env);
+  const log = createLogger(cfg.LOG_LEVEL).child({ module: 'api' });
+  const plans = loadPlans(cfg.PLANS_FILE);
+  const keys = new Keys(cfg.REDIS_PREFIX);
+  // Commands fail fast while Redis is away (503) instead of queueing until it is back.
+  const redis = createRedis(cfg.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  const subscriber = createRedis(cfg.REDIS_URL, { lazyConnect: true });
+  await Promise.all([redis.connect(), subscriber.connect()]);
+  const rpc = new JobRpcClient(redis, subscriber, `${cfg.REDIS_PREFIX}-bull`, `${cfg.REDIS_PREFIX}:replies`);
+  await rpc.start();
+  const publicUrl = cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`;
+  const store = new SessionStore(redis, keys);
+  const sessions = new SessionService(store, rpc, redis, keys, plans, publicUrl);
+  const executions = new ExecutionService(sessions, rpc, plans, {
+    maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
+  }, new ExecStream(redis, new Notifier(subscriber), keys));
+  const app = createApp({ redis, keys, plans, accounts: new AccountStore(redis, keys), sessions, executions,
+    workspace: new WorkspaceService(sessions, rpc, plans), log });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(cfg.PORT, cfg.HOST, () => resolve(s));
+  });
+  server.keepAliveTimeout = 65_000;
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : cfg.PORT;
+  log.info({ host: cfg.HOST, port }, 'api listening');
+
+  /** Ordered shutdown: stop accepting, finish requests, release waiting callers, close Redis. */
+  const stop = async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rpc.stop();
+    redis.disconnect();
+    subscriber.disconnect();
+  };
+  return { stop, port, url: `http://${cfg.HOST}:${port}` };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const api = await startApi();
+  const shutdown = () => void api.stop().then(() => process.exit(0));
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}

@@ -1,0 +1,118 @@
+import type { Redis } from 'ioredis';
+import { randomBase62, type Principal } from '../core/accounts.ts';
+import { BuntimeError } from '../core/errors.ts';
+import type { JobRpcClient } from '../core/job-rpc.ts';
+import type { Plans } from '../core/plans.ts';
+import { nodeJobs, nodeQueueName, SESSIONS_QUEUE, sessionJobs } from '../core/queues.ts';
+import type { Keys } from '../core/redis.ts';
+import type { SessionRecord, SessionStore } from '../core/session-store.ts';
+import { sessionLimits, sessionTtl } from './limits.ts';
+import type { CreateSessionBody } from './validation.ts';
+
+const CREATE_TIMEOUT_MS = 60_000;
+const NODE_CALL_TIMEOUT_MS = 30_000;
+
+/** Session operations of the API: plan checks, slot reservation, and jobs to the nodes. */
+export class SessionService {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly rpc: JobRpcClient,
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly plans: Plans,
+    private readonly publicUrl: string,
+  ) {}
+
+  async create(who: Principal, body: CreateSessionBody) {
+    const plan = this.plans[who.plan];
+    const resourceLimits = sessionLimits(plan, who.plan, body);
+    const ttl = sessionTtl(plan, body);
+    const sessionId = `ses_${randomBase62(20)}`;
+    if (!(await this.store.reserve(who.account, sessionId, plan.maxSessions))) {
+      throw new BuntimeError('session_limit_exceeded', `the plan allows ${plan.maxSessions} concurrent sessions`, {
+        details: { limit: plan.maxSessions }, retryAfterSec: 10,
+      });
+    }
+    const createdAt = Date.now();
+    const expiresAt = createdAt + ttl * 1000;
+    try {
+      await this.rpc.call(sessionJobs, SESSIONS_QUEUE, 'create', {
+        sessionId, account: who.account, resourceLimits, metadata: body.metadata ?? {}, createdAt, expiresAt,
+      }, { timeoutMs: CREATE_TIMEOUT_MS });
+    } catch (err) {
+      await this.store.release(who.account, sessionId).catch(() => {});
+      throw err;
+    }
+    return {
+      sessionId,
+      createdAt: new Date(createdAt).toISOString(),
+      expiresAt: new Date(expiresAt).toISOString(),
+      previewUrl: `${this.publicUrl}/preview/${sessionId}/`,
+      resourceLimits,
+      state: 'active' as const,
+    };
+  }
+
+  /** The caller's live session; anyone else's, or an expired one, is `session_not_found`. */
+  async owned(who: Principal, sessionId: string): Promise<SessionRecord> {
+    const rec = await this.store.get(sessionId);
+    if (!rec || rec.account !== who.account || rec.expiresAt <= Date.now()) {
+      throw new BuntimeError('session_not_found', 'session not found', { details: { sessionId } });
+    }
+    return rec;
+  }
+
+  /** The session's node queue, after checking the node is alive. */
+  async nodeQueue(rec: SessionRecord): Promise<string> {
+    if (!(await this.nodeAlive(rec.nodeId))) {
+      throw new BuntimeError('service_unavailable', 'the node hosting this session is unreachable', {
+        details: { sessionId: rec.sessionId, state: 'lost' }, retryAfterSec: 10,
+      });
+    }
+    void this.store.touch(rec.sessionId).catch(() => {});
+    return nodeQueueName(rec.nodeId);
+  }
+
+  async get(who: Principal, sessionId: string) {
+    const rec = await this.owned(who, sessionId);
+    const alive = await this.nodeAlive(rec.nodeId);
+    const stat = alive
+      ? await this.rpc.call(nodeJobs, nodeQueueName(rec.nodeId), 'stat', { sessionId }, { timeoutMs: NODE_CALL_TIMEOUT_MS })
+      : { filesCount: 0, activeProcesses: 0 };
+    return { ...view(rec, alive), ...stat };
+  }
+
+  async list(who: Principal, limit: number, offset: number) {
+    const { sessions, total } = await this.store.list(who.account, limit, offset);
+    const alive = new Map<string, boolean>();
+    for (const s of sessions) if (!alive.has(s.nodeId)) alive.set(s.nodeId, await this.nodeAlive(s.nodeId));
+    return { sessions: sessions.map((s) => view(s, alive.get(s.nodeId) ?? false)), total };
+  }
+
+  /** Deletes at once; a session on a lost node is forgotten here so its slot frees. */
+  async delete(who: Principal, sessionId: string) {
+    const rec = await this.owned(who, sessionId);
+    if (await this.nodeAlive(rec.nodeId)) {
+      await this.rpc.call(nodeJobs, nodeQueueName(rec.nodeId), 'delete', { sessionId }, { timeoutMs: NODE_CALL_TIMEOUT_MS });
+    } else {
+      await this.store.remove(rec);
+    }
+    return { deleted: true, sessionId };
+  }
+
+  private async nodeAlive(nodeId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.node(nodeId))) === 1;
+  }
+}
+
+function view(rec: SessionRecord, alive: boolean) {
+  return {
+    sessionId: rec.sessionId,
+    createdAt: new Date(rec.createdAt).toISOString(),
+    expiresAt: new Date(rec.expiresAt).toISOString(),
+    lastActive: new Date(rec.lastActive).toISOString(),
+    state: alive ? rec.state : ('lost' as const),
+    metadata: rec.metadata,
+    resourceLimits: rec.resourceLimits,
+  };
+}

@@ -1,0 +1,82 @@
+import { posix } from 'node:path';
+import { z } from 'zod';
+import { BuntimeError } from '../core/errors.ts';
+
+export const WORKSPACE = '/workspace';
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A path as the sandbox will see it: relative to /workspace, normalized, never leaving it.
+ * Absolute paths are accepted only inside /workspace. Symlinks are checked in the sandbox.
+ */
+export const workspacePath = z.string().min(1).max(4096).superRefine((p, ctx) => {
+  if (p.includes('\0')) ctx.addIssue({ code: 'custom', message: 'path contains a NUL byte' });
+  else if (resolveInWorkspace(p) === undefined) ctx.addIssue({ code: 'custom', message: 'path leaves /workspace' });
+});
+
+/** Resolves a user path against /workspace; undefined when it leaves it. */
+export function resolveInWorkspace(p: string): string | undefined {
+  const abs = posix.normalize(p.startsWith('/') ? p : `${WORKSPACE}/${p}`);
+  if (abs === WORKSPACE || abs === `${WORKSPACE}/`) return WORKSPACE;
+  return abs.startsWith(`${WORKSPACE}/`) ? abs.replace(/\/+$/, '') : undefined;
+}
+
+export const resourceLimitsInput = z.strictObject({
+  memory: z.number().int().min(64).optional(),
+  cpu: z.number().positive().optional(),
+  timeout: z.number().int().min(1).optional(),
+  disk: z.number().int().min(16).optional(),
+});
+
+export const createSessionBody = z.strictObject({
+  ttl: z.number().int().min(60).optional(),
+  metadata: z.record(z.string(), z.unknown())
+    .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024, 'metadata over 16 KB')
+    .optional(),
+  resourceLimits: resourceLimitsInput.optional(),
+});
+export type CreateSessionBody = z.infer<typeof createSessionBody>;
+
+const fileInput = z.strictObject({
+  path: workspacePath,
+  content: z.string(),
+  encoding: z.enum(['utf8', 'base64']).default('utf8'),
+});
+
+export const executeBody = z
+  .strictObject({
+    sessionId: z.string().min(1).max(64),
+    code: z.string().max(8 * 1024 * 1024).optional(),
+    command: z.string().max(1024 * 1024).optional(),
+    files: z.array(fileInput).max(1000).optional(),
+    env: z.record(z.string().regex(ENV_NAME, 'env names are [A-Za-z_][A-Za-z0-9_]*'), z.string().max(128 * 1024))
+      .refine((e) => Object.keys(e).length <= 100, 'at most 100 env entries')
+      .optional(),
+    timeout: z.number().int().min(1).optional(),
+    workingDir: workspacePath.optional(),
+    stream: z.boolean().optional(),
+    stdin: z.string().optional(),
+    background: z.boolean().optional(),
+  })
+  .refine((b) => (b.code === undefined) !== (b.command === undefined), {
+    message: 'exactly one of code and command is required',
+    path: ['code'],
+  })
+  .refine((b) => !(b.stream && b.background), { message: 'stream and background exclude each other', path: ['stream'] });
+export type ExecuteBody = z.infer<typeof executeBody>;
+
+/** Parses with zod, turning the first problem into a 400 that names the field. */
+export function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const res = schema.safeParse(value);
+  if (res.success) return res.data;
+  const first = res.error.issues[0];
+  const field = first ? first.path.join('.') || fieldOf(first) : '';
+  const message = first ? `${field ? `${field}: ` : ''}${first.message}` : 'invalid request';
+  throw new BuntimeError('invalid_request', message, {
+    details: { field, issues: res.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+  });
+}
+
+function fieldOf(issue: z.core.$ZodIssue): string {
+  return issue.code === 'unrecognized_keys' ? issue.keys.join(',') : '';
+}

@@ -1,0 +1,119 @@
+import type { Duplex, PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import { BuntimeError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { AgentChannel } from './agent-channel.ts';
+import { containerSpec, type SandboxSpec } from './container-spec.ts';
+import type { Sandbox, SandboxDiagnosis, SandboxDriver } from './sandbox-driver.ts';
+
+const AGENT_READY_MS = 15_000;
+
+/** {@link SandboxDriver} on a Docker engine through dockerode. Only this file knows Docker's errors. */
+export class DockerDriver implements SandboxDriver {
+  private readonly docker: Docker;
+
+  constructor(socketPath: string, private readonly log: Logger) {
+    this.docker = new Docker({ socketPath });
+  }
+
+  async ping(): Promise<void> {
+    await this.call(() => this.docker.ping());
+  }
+
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    const container = await this.call(() => this.docker.createContainer(containerSpec(spec)));
+    try {
+      const channel = await this.attach(container);
+      await this.call(() => container.start());
+      await this.ready(channel);
+      return { containerId: container.id, channel };
+    } catch (err) {
+      await this.remove(container.id);
+      throw err;
+    }
+  }
+
+  async connect(containerId: string): Promise<Sandbox> {
+    const container = this.docker.getContainer(containerId);
+    const info = await this.call(() => container.inspect());
+    const channel = await this.attach(container);
+    if (!info.State.Running) await this.call(() => container.start());
+    await this.ready(channel);
+    return { containerId, channel };
+  }
+
+  async remove(containerId: string): Promise<void> {
+    try {
+      await this.docker.getContainer(containerId).remove({ force: true, v: true });
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      // 404: already gone; 409: removal already in progress. Both mean "it is going away".
+      if (status !== 404 && status !== 409) throw mapDockerError(err);
+    }
+  }
+
+  async list(nodeId: string): Promise<Array<{ containerId: string; sessionId: string }>> {
+    const found = await this.call(() => this.docker.listContainers({
+      all: true,
+      filters: { label: [`buntime.node=${nodeId}`] },
+    }));
+    return found.map((c) => ({ containerId: c.Id, sessionId: c.Labels['buntime.session'] ?? '' }));
+  }
+
+  async diagnose(containerId: string): Promise<SandboxDiagnosis | undefined> {
+    try {
+      const info = await this.docker.getContainer(containerId).inspect();
+      return { running: info.State.Running, oomKilled: info.State.OOMKilled };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async attach(container: Docker.Container): Promise<AgentChannel> {
+    const stream = (await this.call(() => container.attach({
+      stream: true, stdin: true, stdout: true, stderr: true, hijack: true,
+    }))) as unknown as Duplex;
+    const demux = (src: Duplex, out: PassThrough, err: PassThrough) =>
+      this.docker.modem.demuxStream(src, out, err);
+    const log = this.log.child({ containerId: container.id.slice(0, 12) });
+    return new AgentChannel(stream, demux, (line) => log.warn({ agent: line }, 'agent stderr'));
+  }
+
+  private async ready(channel: AgentChannel): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BuntimeError('service_unavailable',
+        'the sandbox agent did not start', { retryAfterSec: 5 })), AGENT_READY_MS);
+    });
+    try {
+      await Promise.race([channel.request({ op: 'ping' }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapDockerError(err);
+    }
+  }
+}
+
+/** Docker's failures as the service's errors: the engine being away is a 503, the rest a 500. */
+function mapDockerError(err: unknown): BuntimeError {
+  if (err instanceof BuntimeError) return err;
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EACCES') {
+    return new BuntimeError('service_unavailable', 'the container engine is unreachable', {
+      cause: err, retryAfterSec: 5,
+    });
+  }
+  if (e.statusCode === 404 && /image/i.test(e.message ?? '')) {
+    return new BuntimeError('service_unavailable', 'the sandbox image is missing on this node', {
+      cause: err, retryAfterSec: 30,
+    });
+  }
+  return new BuntimeError('internal_error', 'container engine error', { cause: err });
+}

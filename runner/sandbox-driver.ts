@@ -1,0 +1,30 @@
+import type { AgentChannel } from './agent-channel.ts';
+import type { SandboxSpec } from './container-spec.ts';
+
+/** A running session container and the channel to its agent. */
+export interface Sandbox {
+  containerId: string;
+  channel: AgentChannel;
+}
+
+/** What became of a sandbox whose agent stopped answering. */
+export interface SandboxDiagnosis {
+  running: boolean;
+  oomKilled: boolean;
+}
+
+/**
+ * The seam between the runner and the container engine. The Docker implementation is chosen in
+ * the composition root; nothing else in the runner knows about Docker.
+ */
+export interface SandboxDriver {
+  /** Creates, attaches to and starts a session container; resolves once its agent answers. */
+  create(spec: SandboxSpec): Promise<Sandbox>;
+  /** Attaches to an existing container, starting it again if it stopped. */
+  connect(containerId: string): Promise<Sandbox>;
+  /** Removes the container and everything in it at once; absent containers are fine. */
+  remove(containerId: string): Promise<void>;
+  /** Session containers of a node, running or not, as found by their labels. */
+  list(nodeId: string): Promise<Array<{ containerId: string; sessionId: string }>>;
+  diagnose(containerId: string): Promise<SandboxDiagnosis | undefined>;
+}

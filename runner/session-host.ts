@@ -1,0 +1,153 @@
+import type { Redis } from 'ioredis';
+import { BuntimeError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Payload } from '../core/queues.ts';
+import type { SessionJobs } from '../core/queues.ts';
+import type { Keys } from '../core/redis.ts';
+import type { SessionRecord, SessionStore } from '../core/session-store.ts';
+import type { AgentChannel } from './agent-channel.ts';
+import type { Sandbox, SandboxDriver } from './sandbox-driver.ts';
+
+export interface HostOptions {
+  nodeId: string;
+  image: string;
+  runtime: string;
+  pidsLimit: number;
+  tmpMb: number;
+}
+
+/** First uid handed to session users; far above any uid the host's own accounts use. */
+const UID_BASE = 200_000;
+const UID_RANGE = 800_000;
+
+/**
+ * The sessions this node hosts: creates their containers, keeps one agent channel per session,
+ * reconnects after a runner restart or an agent crash, deletes and expires them, and removes
+ * containers that belong to no known session.
+ */
+export class SessionHost {
+  private readonly sandboxes = new Map<string, Promise<Sandbox>>();
+  private readonly creating = new Set<string>();
+
+  constructor(
+    private readonly driver: SandboxDriver,
+    private readonly store: SessionStore,
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly opts: HostOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get count(): number {
+    return this.sandboxes.size + this.creating.size;
+  }
+
+  async create(p: Payload<SessionJobs, 'create'>): Promise<{ nodeId: string; containerId: string }> {
+    this.creating.add(p.sessionId);
+    try {
+      const uid = UID_BASE + ((await this.redis.incr(this.keys.uidSeq())) % UID_RANGE);
+      const { nodeId, image, runtime, pidsLimit, tmpMb } = this.opts;
+      const sandbox = await this.driver.create({
+        sessionId: p.sessionId, nodeId, image, runtime, uid, limits: p.resourceLimits, pidsLimit, tmpMb,
+      });
+      await this.store.put({
+        sessionId: p.sessionId, account: p.account, nodeId, containerId: sandbox.containerId, uid,
+        createdAt: p.createdAt, expiresAt: p.expiresAt, lastActive: p.createdAt, state: 'active',
+        metadata: p.metadata, resourceLimits: p.resourceLimits,
+      });
+      this.sandboxes.set(p.sessionId, Promise.resolve(sandbox));
+      return { nodeId, containerId: sandbox.containerId };
+    } finally {
+      this.creating.delete(p.sessionId);
+    }
+  }
+
+  /** The live agent channel of a session hosted here, reconnecting if needed. */
+  async channel(sessionId: string): Promise<AgentChannel> {
+    const cached = this.sandboxes.get(sessionId);
+    if (cached) {
+      const sandbox = await cached.catch(() => undefined);
+      if (sandbox?.channel.alive) return sandbox.channel;
+    }
+    const rec = await this.record(sessionId);
+    const connecting = this.reconnect(rec);
+    this.sandboxes.set(sessionId, connecting);
+    connecting.catch(() => this.sandboxes.delete(sessionId));
+    return (await connecting).channel;
+  }
+
+  /** True when the session's container was stopped by the kernel's OOM killer. */
+  async oomKilled(sessionId: string): Promise<boolean> {
+    const rec = await this.store.get(sessionId);
+    const d = rec ? await this.driver.diagnose(rec.containerId) : undefined;
+    return d?.oomKilled ?? false;
+  }
+
+  /** Deletes a session: its container at once, then its record and slot. */
+  async delete(sessionId: string): Promise<boolean> {
+    const rec = await this.store.get(sessionId);
+    const sandbox = await this.sandboxes.get(sessionId)?.catch(() => undefined);
+    this.sandboxes.delete(sessionId);
+    sandbox?.channel.close('session deleted');
+    const containerId = sandbox?.containerId ?? rec?.containerId;
+    if (containerId) await this.driver.remove(containerId);
+    if (!rec) return false;
+    return this.store.remove(rec);
+  }
+
+  /** Deletes every hosted session whose expiry is due. */
+  async expireDue(): Promise<number> {
+    const due = await this.store.dueForExpiry(this.opts.nodeId);
+    for (const id of due) {
+      const deleted = await this.delete(id);
+      if (!deleted) await this.store.forgetExpiry(this.opts.nodeId, id);
+      this.log.info({ sessionId: id }, 'session expired');
+    }
+    return due.length;
+  }
+
+  /** Removes containers of this node that no live session owns (after a crash or restart). */
+  async reapOrphans(): Promise<number> {
+    let removed = 0;
+    for (const c of await this.driver.list(this.opts.nodeId)) {
+      if (this.creating.has(c.sessionId)) continue;
+      const rec = c.sessionId ? await this.store.get(c.sessionId) : undefined;
+      if (rec && rec.nodeId === this.opts.nodeId && rec.containerId === c.containerId) continue;
+      await this.driver.remove(c.containerId);
+      this.sandboxes.delete(c.sessionId);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Closes every channel; the containers keep running for the next runner to reconnect to. */
+  async stop(): Promise<void> {
+    for (const p of this.sandboxes.values()) {
+      const sandbox = await p.catch(() => undefined);
+      sandbox?.channel.close('runner stopping');
+    }
+    this.sandboxes.clear();
+  }
+
+  private async record(sessionId: string): Promise<SessionRecord> {
+    const rec = await this.store.get(sessionId);
+    if (!rec || rec.nodeId !== this.opts.nodeId || rec.expiresAt <= Date.now()) {
+      throw new BuntimeError('session_not_found', 'session not found', { details: { sessionId } });
+    }
+    return rec;
+  }
+
+  private async reconnect(rec: SessionRecord): Promise<Sandbox> {
+    const diagnosis = await this.driver.diagnose(rec.containerId);
+    if (diagnosis && !diagnosis.running) {
+      this.log.warn({ sessionId: rec.sessionId, oomKilled: diagnosis.oomKilled }, 'sandbox stopped; restarting it');
+    }
+    if (!diagnosis) {
+      await this.store.remove(rec);
+      throw new BuntimeError('session_not_found', 'the session container is gone', {
+        details: { sessionId: rec.sessionId },
+      });
+    }
+    return this.driver.connect(rec.containerId);
+  }
+}

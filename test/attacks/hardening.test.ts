@@ -1,0 +1,88 @@
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Buntime } from '@buntime/sdk';
+import { newClient } from '../support/harness.ts';
+
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+let client: Buntime;
+let cleanup: () => Promise<void>;
+let sessionId: string;
+let info: Docker.ContainerInspectInfo;
+
+beforeAll(async () => {
+  ({ client, cleanup } = await newClient('free'));
+  sessionId = (await client.sessions.create()).id;
+  const [c] = await docker.listContainers({ filters: { label: [`buntime.session=${sessionId}`] } });
+  info = await docker.getContainer(c!.Id).inspect();
+});
+afterAll(() => cleanup());
+
+describe('session container hardening', () => {
+  it('applies every hardening item of the design', () => {
+    const h = info.HostConfig;
+    expect(h.NetworkMode).toBe('none');
+    expect(info.Config.NetworkDisabled).toBe(true);
+    expect(h.CapDrop).toEqual(['ALL']);
+    // The agent keeps only what it needs to run user code as another uid and manage its files.
+    expect([...(h.CapAdd ?? [])].sort()).toEqual(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'SETGID', 'SETUID']);
+    expect(h.SecurityOpt).toContain('no-new-privileges');
+    expect(h.SecurityOpt?.some((o) => o.startsWith('seccomp=unconfined'))).toBe(false);
+    expect(h.Privileged).toBe(false);
+    expect(h.ReadonlyRootfs).toBe(true);
+    expect(h.PidsLimit).toBeGreaterThan(0);
+    expect(h.Memory).toBe(1024 * 1024 * 1024);
+    expect(h.MemorySwap).toBe(h.Memory);
+    expect(h.NanoCpus).toBe(0.25e9);
+    const ulimits = Object.fromEntries((h.Ulimits ?? []).map((u) => [u.Name, u]));
+    expect(ulimits.nofile?.Hard).toBeGreaterThan(0);
+    expect(ulimits.fsize?.Hard).toBe(1024 * 1024 * 1024);
+    expect(h.IpcMode).toBe('private');
+    expect(h.Init).toBe(true);
+    expect(Object.keys(h.Tmpfs ?? {}).sort()).toEqual(['/run/buntime', '/tmp', '/workspace']);
+    expect(h.Tmpfs?.['/workspace']).toContain(`size=${1024 * 1024 * 1024}`);
+    expect(h.Binds ?? []).toEqual([]);
+    expect(info.Mounts.filter((m) => m.Type === 'bind')).toEqual([]);
+    expect(info.Config.Labels['buntime.session']).toBe(sessionId);
+    expect(info.Config.Labels['buntime.node']).toBeTruthy();
+    expect(info.Config.Env.every((e) => e.startsWith('BUNTIME_') || e.startsWith('PATH='))).toBe(true);
+  });
+
+  it('runs user code as a non-root uid with no capabilities and no_new_privs', async () => {
+    const r = await client.execute({ sessionId, command: 'id -u; grep -E "^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status' });
+    const lines = r.stdout.trim().split('\n');
+    expect(Number(lines[0])).toBeGreaterThan(0);
+    const status = Object.fromEntries(lines.slice(1).map((l) => l.split(/:\s+/) as [string, string]));
+    expect(status.CapEff).toBe('0000000000000000');
+    expect(status.CapPrm).toBe('0000000000000000');
+    expect(status.NoNewPrivs).toBe('1');
+    expect(status.Seccomp).toBe('2');
+  });
+
+  it('shows user code none of the host environment', async () => {
+    // The runner's own environment (npm's variables, REDIS_URL) must not reach the sandbox.
+    expect(process.env.REDIS_URL).toBeTruthy();
+    const r = await client.execute({ sessionId, command: 'env; cat /proc/1/environ 2>&1' });
+    expect(r.stdout).not.toMatch(/REDIS_URL|DOCKER_|ADMIN_JWT|npm_|NODE_ID/);
+    expect(r.stdout).toContain('Permission denied');
+  });
+
+  it('keeps the root filesystem read-only and the docker socket out of reach', async () => {
+    const r = await client.execute({
+      sessionId,
+      command: 'touch /etc/x 2>&1; touch /usr/local/bin/x 2>&1; ls /var/run/docker.sock 2>&1; mount -t tmpfs none /mnt 2>&1; echo done',
+    });
+    expect(r.stdout).toMatch(/Read-only file system/);
+    expect(r.stdout).toMatch(/docker.sock: No such file/);
+    expect(r.stdout.trim().endsWith('done')).toBe(true);
+    const check = await client.execute({ sessionId, command: 'ls /etc/x /usr/local/bin/x 2>&1 | grep -c "No such file"' });
+    expect(check.stdout.trim()).toBe('2');
+  });
+
+  it('cannot signal or trace the agent', async () => {
+    const r = await client.execute({ sessionId, command: 'for p in $(ps -o pid,user | awk \'$2=="root"||$2=="0"{print $1}\'); do kill -STOP $p 2>&1; kill -9 $p 2>&1; done; echo tried' });
+    expect(r.stdout).toContain('tried');
+    expect(r.stdout).toMatch(/Operation not permitted/);
+    const after = await client.execute({ sessionId, command: 'echo agent alive' });
+    expect(after.stdout).toBe('agent alive\n');
+  });
+});

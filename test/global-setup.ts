@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import type { TestProject } from 'vitest/node';
+import { startApi } from '../api/main.ts';
+import { startRunner } from '../runner/main.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    apiUrl: string;
+    redisUrl: string;
+    redisPrefix: string;
+    nodeId: string;
+  }
+}
+
+/**
+ * Starts one runner and the API against the real Docker engine and Redis that scripts/test.sh
+ * brought up, under a prefix and node id of their own. Fails the run loudly if either is missing.
+ */
+export default async function setup(project: TestProject) {
+  const run = randomBytes(4).toString('hex');
+  const env = {
+    ...process.env,
+    REDIS_PREFIX: `bttest-${run}`,
+    NODE_ID: `test-${run}`,
+    PORT: '0',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  };
+  const runner = await startRunner(env);
+  const api = await startApi(env);
+  project.provide('apiUrl', api.url);
+  project.provide('redisUrl', process.env.REDIS_URL ?? 'redis://127.0.0.1:6399');
+  project.provide('redisPrefix', env.REDIS_PREFIX);
+  project.provide('nodeId', env.NODE_ID);
+  return async () => {
+    await api.stop();
+    await runner.stop();
+  };
+}

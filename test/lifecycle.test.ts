@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import Docker from 'dockerode';
+import { describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { startApi } from '../api/main.ts';
+import { AccountStore } from '../core/accounts.ts';
+import { createRedis, Keys } from '../core/redis.ts';
+import { containerSpec } from '../runner/container-spec.ts';
+import { startRunner } from '../runner/main.ts';
+import { newClient } from './support/harness.ts';
+
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+
+async function containersOf(label: string): Promise<string[]> {
+  const list = await docker.listContainers({ all: true, filters: { label: [label] } });
+  return list.map((c) => c.Id);
+}
+
+describe('session lifecycle', () => {
+  it('DELETE removes the container at once and the session answers 404 after', async () => {
+    const { client, cleanup } = await newClient();
+    try {
+      const s = await client.sessions.create();
+      expect(await containersOf(`buntime.session=${s.id}`)).toHaveLength(1);
+      expect(await client.sessions.delete(s.id)).toEqual({ deleted: true, sessionId: s.id });
+      expect(await containersOf(`buntime.session=${s.id}`)).toEqual([]);
+      await expect(client.execute({ sessionId: s.id, command: 'true' })).rejects.toMatchObject({ status: 404, code: 'session_not_found' });
+      await expect(client.sessions.get(s.id)).rejects.toMatchObject({ status: 404 });
+      expect((await client.sessions.list()).sessions.map((x) => x.sessionId)).not.toContain(s.id);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('reports a session through GET and lists it', async () => {
+    const { client, cleanup } = await newClient();
+    try {
+      const s = await client.sessions.create({ metadata: { owner: 'test' } });
+      const got = await client.sessions.get(s.id);
+      expect(got).toMatchObject({ sessionId: s.id, state: 'active', metadata: { owner: 'test' }, filesCount: 0, activeProcesses: 0 });
+      expect(Date.parse(got.expiresAt) - Date.parse(got.createdAt)).toBe(86_400_000);
+      const list = await client.sessions.list();
+      expect(list.total).toBe(1);
+      expect(list.sessions[0]?.sessionId).toBe(s.id);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('leaves no orphan container after a runner restart and reconnects to live sessions', async () => {
+    const run = randomBytes(4).toString('hex');
+    const env = { ...process.env, REDIS_PREFIX: `btrestart-${run}`, NODE_ID: `restart-${run}`, PORT: '0', LOG_LEVEL: 'warn' };
+    const nodeLabel = `buntime.node=${env.NODE_ID}`;
+    const redis = createRedis(inject('redisUrl'));
+    const keys = new Keys(env.REDIS_PREFIX);
+    let runner = await startRunner(env);
+    const api = await startApi(env);
+    try {
+      const accounts = new AccountStore(redis, keys);
+      await accounts.createAccount('restart', 'free');
+      const { key } = await accounts.createKey('restart');
+      const { Buntime } = await import('@buntime/sdk');
+      const client = new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 });
+      const kept = await client.sessions.create();
+      const dropped = await client.sessions.create();
+      await client.execute({ sessionId: kept.id, command: 'echo survived > note.txt' });
+      await runner.stop();
+
+      // While the runner is down: one session's record vanishes and a stray container appears.
+      await redis.del(keys.session(dropped.id));
+      const stray = await docker.createContainer(containerSpec({
+        sessionId: `ses_stray${run}`, nodeId: env.NODE_ID, image: process.env.SANDBOX_IMAGE ?? 'buntime-sandbox:0.1.0',
+        runtime: 'runc', uid: 200_001, limits: { memory: 128, cpu: 0.25, timeout: 5, disk: 16 }, pidsLimit: 32, tmpMb: 8,
+      }));
+      expect(await containersOf(nodeLabel)).toHaveLength(3);
+
+      runner = await startRunner(env);
+      const left = await containersOf(nodeLabel);
+      expect(left).toHaveLength(1);
+      expect(left).not.toContain(stray.id);
+      const r = await client.execute({ sessionId: kept.id, command: 'cat note.txt' });
+      expect(r.stdout).toBe('survived\n');
+      await client.sessions.delete(kept.id);
+      expect(await containersOf(nodeLabel)).toEqual([]);
+    } finally {
+      await api.stop();
+      await runner.stop();
+      for (const id of await containersOf(nodeLabel)) await docker.getContainer(id).remove({ force: true });
+      redis.disconnect();
+    }
+  });
+});
