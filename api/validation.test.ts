@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { BuntimeError } from '../core/errors.ts';
+import { executeBody, parse, resolveInWorkspace } from './validation.ts';
+
+describe('resolveInWorkspace', () => {
+  it.each([
+    ['a.txt', '/workspace/a.txt'],
+    ['./dir/../b.txt', '/workspace/b.txt'],
+    ['/workspace/c/d', '/workspace/c/d'],
+    ['/workspace', '/workspace'],
+    ['.', '/workspace'],
+    ['dir/', '/workspace/dir'],
+  ])('keeps %s inside as %s', (input, expected) => {
+    expect(resolveInWorkspace(input)).toBe(expected);
+  });
+
+  it.each(['../x', '/etc/passwd', '/workspace/../etc', 'a/../../x', '/workspacex/y', '/'])('refuses %s', (input) => {
+    expect(resolveInWorkspace(input)).toBeUndefined();
+  });
+});
+
+describe('executeBody', () => {
+  it('names the offending field in details', () => {
+    try {
+      parse(executeBody, { sessionId: 's', code: '1', env: { 'A-B': 'x' } });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(BuntimeError);
+      expect((err as BuntimeError).code).toBe('invalid_request');
+      expect((err as BuntimeError).details.field).toBe('env.A-B');
+    }
+  });
+
+  it('accepts a minimal body', () => {
+    expect(parse(executeBody, { sessionId: 's', command: 'true' })).toEqual({ sessionId: 's', command: 'true' });
+  });
+
+  it('refuses stream with background', () => {
+    expect(() => parse(executeBody, { sessionId: 's', code: '1', stream: true, background: true })).toThrow(/stream/);
+  });
+});

@@ -1,0 +1,51 @@
+import type { Buntime } from './client.ts';
+import { callOptions, type HttpClient } from './http.ts';
+import { Session } from './session.ts';
+import type {
+  CreateSessionRequest,
+  CreateSessionResponse,
+  DeleteSessionResponse,
+  IdempotentRequestOptions,
+  PageParams,
+  RequestOptions,
+  SessionDetails,
+  SessionList,
+} from './types.ts';
+
+/** Sessions of the account (DESIGN 2.2). Reached as `client.sessions`. */
+export class Sessions {
+  readonly #http: HttpClient;
+  readonly #client: Buntime;
+
+  constructor(http: HttpClient, client: Buntime) {
+    this.#http = http;
+    this.#client = client;
+  }
+
+  /**
+   * Creates a session. Always sends an `Idempotency-Key` — `options.idempotencyKey`, else a
+   * random UUID — the same on every retry, so a retried create never makes two sessions.
+   */
+  async create(params: CreateSessionRequest = {}, options: IdempotentRequestOptions = {}): Promise<Session> {
+    const headers = { 'idempotency-key': options.idempotencyKey ?? crypto.randomUUID() };
+    const req = { method: 'POST', path: '/sessions/create', json: params, headers } as const;
+    const data = await this.#http.json<CreateSessionResponse>({ ...req, ...callOptions(options) });
+    return new Session(this.#client, data);
+  }
+
+  /** Details of one session; `session_not_found` (404) when unknown, deleted or expired. */
+  get(id: string, options: RequestOptions = {}): Promise<SessionDetails> {
+    return this.#http.json({ method: 'GET', path: `/sessions/${encodeURIComponent(id)}`, ...callOptions(options) });
+  }
+
+  /** One page of the account's live sessions and their total. */
+  list(params: PageParams = {}, options: RequestOptions = {}): Promise<SessionList> {
+    const query = { limit: params.limit, offset: params.offset };
+    return this.#http.json({ method: 'GET', path: '/sessions', query, ...callOptions(options) });
+  }
+
+  /** Deletes a session at once: its container, its files and its concurrent-session slot. */
+  delete(id: string, options: RequestOptions = {}): Promise<DeleteSessionResponse> {
+    return this.#http.json({ method: 'DELETE', path: `/sessions/${encodeURIComponent(id)}`, ...callOptions(options) });
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Request and response shapes of the Buntime HTTP API (DESIGN section 2), as the SDK sends and
+ * returns them. Declarations only. Times are ISO-8601 strings; durations in responses are ms;
+ * sizes in bytes unless a field says otherwise.
+ */
+
+/** Options every call accepts. */
+export interface RequestOptions {
+  /** Aborts the call (and its retries); the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Overrides the client-side timeout of this call, ms. */
+  timeout?: number;
+}
+
+/** Options of calls that create something and can be made safe to retry. */
+export interface IdempotentRequestOptions extends RequestOptions {
+  /** Sent as `Idempotency-Key`: the same key and body within 24 h get the same answer. */
+  idempotencyKey?: string;
+}
+
+/** Resource limits of a session. */
+export interface ResourceLimits {
+  /** Memory, MB. */
+  memory: number;
+  /** CPU, cores (e.g. 0.25). */
+  cpu: number;
+  /** Default execution timeout, s. */
+  timeout: number;
+  /** Disk, MB. */
+  disk: number;
+}
+
+/** Lifecycle state (DESIGN 4). */
+export type SessionState = 'active' | 'idle' | 'deep-sleep' | 'lost';
+
+/** Body of `POST /sessions/create`; every field optional. */
+export interface CreateSessionRequest {
+  /** Lifetime, s. Default 86400; min 60; max the plan's ceiling. */
+  ttl?: number;
+  /** Free-form JSON object, ≤ 16 KB. */
+  metadata?: Record<string, unknown>;
+  /** Overrides of the plan's defaults (non-free plans only), each ≤ the plan's ceiling. */
+  resourceLimits?: Partial<ResourceLimits>;
+}
+
+/** Answer of `POST /sessions/create`. */
+export interface CreateSessionResponse {
+  /** `ses_` + 20 alphanumerics. */
+  sessionId: string;
+  createdAt: string;
+  expiresAt: string;
+  previewUrl: string;
+  resourceLimits: ResourceLimits;
+  state: SessionState;
+}
+
+/** Answer of `GET /sessions/{id}`, and one entry of `GET /sessions`. */
+export interface SessionDetails {
+  sessionId: string;
+  createdAt: string;
+  expiresAt: string;
+  lastActive: string;
+  state: SessionState;
+  /** Number of files in `/workspace`. */
+  filesCount: number;
+  /** Number of user processes running in the session. */
+  activeProcesses: number;
+  metadata: Record<string, unknown>;
+  resourceLimits: ResourceLimits;
+}
+
+/** Paging of list calls. */
+export interface PageParams {
+  /** Page size. Server default 50. */
+  limit?: number;
+  /** Entries to skip. Default 0. */
+  offset?: number;
+}
+
+/** Answer of `GET /sessions`: the account's live sessions. */
+export interface SessionList {
+  sessions: SessionDetails[];
+  /** Live sessions in all, across pages. */
+  total: number;
+}
+
+/** Answer of `DELETE /sessions/{id}`. */
+export interface DeleteSessionResponse {
+  deleted: true;
+  sessionId: string;
+}
+
+/** A running user process (`GET /processes`). */
+export interface ProcessInfo {
+  pid: number;
+  command: string;
+  startedAt: string;
+  /** The execution that started it, or `null` when it was not started by one. */
+  executionId: string | null;
+}
+
+/** Answer of `POST /execution/kill`. */
+export interface KillResult {
+  /** Whether any process was signalled. */
+  killed: boolean;
+  /** The pids that were signalled. */
+  pids: number[];
+}
+
+/** Encoding of file content on the wire. */
+export type FileEncoding = 'utf8' | 'base64';
+
+/** Options of `files.write`. */
+export interface WriteFileOptions extends RequestOptions {
+  /**
+   * How a string `content` is encoded: `utf8` (default) or `base64` (the string is already
+   * base64). A `Uint8Array` is always sent as base64.
+   */
+  encoding?: FileEncoding;
+}
+
+/** Answer of `POST /files/write`. */
+export interface WriteFileResult {
+  path: string;
+  /** Bytes written. */
+  size: number;
+}
+
+/** One entry of `GET /files/list`. */
+export interface FileEntry {
+  path: string;
+  /** Bytes. */
+  size: number;
+  /** Last modification time. */
+  modified: string;
+  type: 'file' | 'directory' | 'symlink' | 'other';
+}
+
+/** Parameters of `files.list`. */
+export interface ListFilesParams extends PageParams {
+  /** Directory to list, relative to `/workspace`. Default: `/workspace` itself. */
+  path?: string;
+}
+
+/** Answer of `GET /files/list`. */
+export interface FileList {
+  files: FileEntry[];
+  total: number;
+}
+
+/** Answer of `DELETE /files`. */
+export interface DeleteFileResult {
+  deleted: true;
+  path: string;
+}
+
+/** Answer of `POST /files/upload`. */
+export interface UploadResult {
+  /** Number of entries extracted from the archive. */
+  files: number;
+}
+
+/**
+ * Answer of `GET /usage`: the calling account's consumption and limits. DESIGN does not fix its
+ * fields yet, so they are passed through untyped.
+ */
+export type Usage = Record<string, unknown>;
