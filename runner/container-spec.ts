@@ -29,6 +29,9 @@ const MB = 1024 * 1024;
 export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
   const memoryBytes = Math.round(spec.limits.memory * MB);
   const diskBytes = Math.round(spec.limits.disk * MB);
+  // One MiB above the disk: a file can never reach it on the disk-sized tmpfs, so filling the
+  // disk gives ENOSPC (an error the program can handle) rather than SIGXFSZ.
+  const fsizeBytes = diskBytes + MB;
   return {
     name: `buntime-${spec.sessionId}`,
     Image: spec.image,
@@ -36,7 +39,7 @@ export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
     Env: [
       `BUNTIME_UID=${spec.uid}`,
       `BUNTIME_NPROC=${spec.pidsLimit}`,
-      `BUNTIME_FSIZE=${diskBytes}`,
+      `BUNTIME_FSIZE=${fsizeBytes}`,
     ],
     User: '0:0',
     WorkingDir: '/workspace',
@@ -63,7 +66,7 @@ export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
       NanoCpus: Math.round(spec.limits.cpu * 1e9),
       Ulimits: [
         { Name: 'nofile', Soft: 4096, Hard: 4096 },
-        { Name: 'fsize', Soft: diskBytes, Hard: diskBytes },
+        { Name: 'fsize', Soft: fsizeBytes, Hard: fsizeBytes },
         { Name: 'core', Soft: 0, Hard: 0 },
       ],
       // /workspace is the only sizeable writable place; its size is the session's disk limit.

@@ -27,13 +27,15 @@ describe('session isolation', () => {
     await a.execute({ sessionId: sa, command: 'sleep 30', background: true });
     const r = await a.execute({
       sessionId: sb,
-      command: 'ls /workspace /tmp; cat /workspace/a.txt /tmp/a.txt 2>&1; ps -o pid,user,args | grep -c "sleep 30" ; true',
+      command: 'ls /workspace /tmp; cat /workspace/a.txt /tmp/a.txt 2>&1; ps -o args | grep -cx "sleep 30"; true',
     });
     expect(r.stdout).not.toContain('secret-a');
     expect(r.stdout).not.toContain('tmp-a');
     expect(r.stdout).toContain('No such file');
-    // Only the grep itself matches: the other session's sleep is invisible.
-    expect(r.stdout.trim().split('\n').pop()).toBe('1');
+    // The other session's sleep is invisible here, though its own session sees it.
+    expect(r.stdout.trim().split('\n').pop()).toBe('0');
+    const own = await a.execute({ sessionId: sa, command: 'ps -o args | grep -cx "sleep 30"' });
+    expect(own.stdout).toBe('1\n');
   });
 
   it('answers 404 session_not_found for another account\'s session', async () => {

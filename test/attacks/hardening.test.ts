@@ -35,7 +35,7 @@ describe('session container hardening', () => {
     expect(h.NanoCpus).toBe(0.25e9);
     const ulimits = Object.fromEntries((h.Ulimits ?? []).map((u) => [u.Name, u]));
     expect(ulimits.nofile?.Hard).toBeGreaterThan(0);
-    expect(ulimits.fsize?.Hard).toBe(1024 * 1024 * 1024);
+    expect(ulimits.fsize?.Hard).toBe(1025 * 1024 * 1024);
     expect(h.IpcMode).toBe('private');
     expect(h.Init).toBe(true);
     expect(Object.keys(h.Tmpfs ?? {}).sort()).toEqual(['/run/buntime', '/tmp', '/workspace']);

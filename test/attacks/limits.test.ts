@@ -43,13 +43,18 @@ describe('limits', () => {
     expect(await leftovers(small)).toEqual([]);
   });
 
-  it('survives a spawn storm from Bun and stays usable', async () => {
-    const r = await client.execute({
+  it('survives a spawn storm and stays usable', async () => {
+    const shell = await client.execute({ sessionId: small, command: 'for i in $(seq 1 2000); do sleep 60 & done; echo looped', timeout: 10 });
+    // The storm runs into the session's process limit; the shell gives up, the session does not.
+    expect(shell.stderr).toContain("can't fork");
+    // Bun may abort once spawn keeps failing at the pids limit: that is the program's result.
+    const bun = await client.execute({
       sessionId: small,
-      code: 'const ps = []; for (let i = 0; i < 2000; i++) { try { ps.push(Bun.spawn(["sleep", "60"])); } catch { } } console.log("spawned", ps.length > 0);',
-      timeout: 5,
+      code: 'const ps = []; for (let i = 0; i < 2000; i++) { try { ps.push(Bun.spawn(["sleep", "60"])); } catch { } } console.log("spawned", ps.length);',
+      timeout: 10,
     });
-    expect(r.stdout).toContain('spawned true');
+    expect(['ok', 'killed', 'error']).toContain(bun.status);
+    expect(bun.timedOut).toBe(false);
     expect((await client.execute({ sessionId: small, code: 'console.log(6*7)' })).stdout).toBe('42\n');
     expect(await leftovers(small)).toEqual([]);
   });
@@ -86,7 +91,7 @@ describe('limits', () => {
       command: 'dd if=/dev/zero of=/workspace/big bs=1M count=100 2>&1; echo "exit=$?"; rm -f /workspace/big',
       timeout: 20,
     });
-    expect(r.stdout).toMatch(/No space left on device|File too large/);
+    expect(r.stdout).toMatch(/No space left on device/);
     expect(r.stdout).not.toContain('exit=0');
   });
 
