@@ -32,6 +32,21 @@ describe('session lifecycle', () => {
     }
   });
 
+  it('recovers a session whose container died', async () => {
+    const { client, cleanup } = await newClient();
+    try {
+      const s = await client.sessions.create();
+      await client.execute({ sessionId: s.id, command: 'echo before' });
+      const [id] = await containersOf(`buntime.session=${s.id}`);
+      await docker.getContainer(id!).kill();
+      const r = await client.execute({ sessionId: s.id, command: 'echo after' });
+      expect(r.stdout).toBe('after\n');
+      expect(await containersOf(`buntime.session=${s.id}`)).toEqual([id]);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('reports a session through GET and lists it', async () => {
     const { client, cleanup } = await newClient();
     try {
