@@ -4,15 +4,22 @@ import type { AccountStore } from '../core/accounts.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Plans, PlanName } from '../core/plans.ts';
 import type { Keys } from '../core/redis.ts';
+import type { UsageStore } from '../core/usage.ts';
 import type { ExecutionService } from './execution-service.ts';
+import type { Idempotency } from './idempotency.ts';
 import { bearerAuth } from './middleware/auth.ts';
 import { errorHandler, notFound } from './middleware/error-handler.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { ctx, requestContext } from './middleware/request-context.ts';
+import { sessionScope } from './middleware/session-scope.ts';
+import { usageMeter } from './middleware/usage-meter.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { healthRoutes } from './routes/health.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { usageRoutes } from './routes/usage.ts';
 import type { SessionService } from './session-service.ts';
+import type { SessionTokens } from './session-tokens.ts';
 import { workspaceRoutes } from './routes/workspace.ts';
 import type { WorkspaceService } from './workspace-service.ts';
 
@@ -24,6 +31,11 @@ export interface AppDeps {
   sessions: SessionService;
   executions: ExecutionService;
   workspace: WorkspaceService;
+  usage: UsageStore;
+  idempotency: Idempotency;
+  sessionTokens: SessionTokens;
+  /** `ADMIN_JWT_SECRET`; unset, `/admin/*` answers 401 to everyone. */
+  adminSecret: string | undefined;
   log: Logger;
 }
 
@@ -34,13 +46,18 @@ export function createApp(d: AppDeps): express.Express {
   app.set('query parser', 'simple');
   app.use(requestContext(d.log));
   app.use(healthRoutes(d.redis, d.keys));
+  // Admin JWTs, not API keys: mounted before key authentication, with its own 401s and 404s.
+  app.use('/admin', adminRoutes({ secret: d.adminSecret, accounts: d.accounts, usage: d.usage, plans: d.plans }));
   // Authenticate and meter before reading a body: unauthenticated callers cannot make us parse.
-  app.use(bearerAuth(d.accounts));
+  app.use(bearerAuth(d.accounts, d.sessionTokens));
+  app.use(usageMeter(d.usage));
   app.use(rateLimit(d.redis, d.keys, d.plans));
+  app.use(sessionScope((id) => d.executions.sessionOf(id)));
   app.use(bodyParserByPlan(d.plans));
-  app.use(sessionRoutes(d.sessions));
-  app.use(executeRoutes(d.executions));
+  app.use(sessionRoutes(d.sessions, d.sessionTokens, d.idempotency));
+  app.use(executeRoutes(d.executions, d.idempotency));
   app.use(workspaceRoutes(d.workspace, d.plans));
+  app.use(usageRoutes({ accounts: d.accounts, usage: d.usage, plans: d.plans }));
   app.use(notFound());
   app.use(errorHandler());
   return app;

@@ -24,13 +24,25 @@ export class ExecStream {
     private readonly keys: Keys,
   ) {}
 
-  /** Records who may read an execution's events (kept past the result for resumption). */
-  async claim(executionId: string, account: string, timeoutMs: number): Promise<void> {
-    await this.redis.set(this.ownerKey(executionId), account, 'EX', OWNER_TTL_SEC + Math.ceil(timeoutMs / 1000));
+  /**
+   * Records who may read an execution's events and the session it runs in (for session
+   * tokens), kept past the result for resumption.
+   */
+  async claim(executionId: string, account: string, timeoutMs: number, sessionId: string): Promise<void> {
+    const ttlSec = OWNER_TTL_SEC + Math.ceil(timeoutMs / 1000);
+    await this.redis.multi()
+      .set(this.ownerKey(executionId), account, 'EX', ttlSec)
+      .set(this.sessionKey(executionId), sessionId, 'EX', ttlSec)
+      .exec();
   }
 
   async owner(executionId: string): Promise<string | null> {
     return this.redis.get(this.ownerKey(executionId));
+  }
+
+  /** The session a streamed execution runs in, or null. */
+  async sessionOf(executionId: string): Promise<string | null> {
+    return this.redis.get(this.sessionKey(executionId));
   }
 
   /** Appends an error as the terminal event, unless the stream already has one. */
@@ -79,6 +91,10 @@ export class ExecStream {
 
   private ownerKey(executionId: string): string {
     return `${this.keys.execEvents(executionId)}:owner`;
+  }
+
+  private sessionKey(executionId: string): string {
+    return `${this.keys.execEvents(executionId)}:session`;
   }
 }
 

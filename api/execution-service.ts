@@ -7,6 +7,7 @@ import type { JobRpcClient } from '../core/job-rpc.ts';
 import type { Plans } from '../core/plans.ts';
 import { nodeJobs, type ExecutePayload } from '../core/queues.ts';
 import type { ExecutionResult } from '../core/schemas.ts';
+import type { UsageStore } from '../core/usage.ts';
 import { executionTimeout } from './limits.ts';
 import type { SessionService } from './session-service.ts';
 import { resolveInWorkspace, WORKSPACE, type ExecuteBody } from './validation.ts';
@@ -26,6 +27,7 @@ export class ExecutionService {
     private readonly plans: Plans,
     private readonly opts: ExecutionOptions,
     private readonly events: ExecStream,
+    private readonly usage: UsageStore,
   ) {}
 
   /** Prepares the job payload (and the queue to send it to) for an execute request. */
@@ -53,19 +55,29 @@ export class ExecutionService {
 
   async execute(who: Principal, body: ExecuteBody): Promise<ExecutionResult> {
     const { queue, payload } = await this.prepare(who, body);
-    return this.run(queue, payload);
+    return this.run(queue, payload, who);
   }
 
-  /** Enqueues a prepared execution and waits for its result. */
-  run(queue: string, payload: ExecutePayload): Promise<ExecutionResult> {
-    return this.rpc.call(nodeJobs, queue, 'execute', payload, {
+  /** Enqueues a prepared execution, waits for its result and meters it for the caller's key. */
+  async run(queue: string, payload: ExecutePayload, who: Principal): Promise<ExecutionResult> {
+    const result = await this.rpc.call(nodeJobs, queue, 'execute', payload, {
       timeoutMs: payload.timeoutMs + this.opts.graceMs, jobId: payload.executionId,
     });
+    this.usage.execution(who.keyId, result.cpuTime);
+    return result;
   }
 
+  /** The session a streamed execution runs in (null when unknown), for session-token checks. */
+  sessionOf(executionId: string): Promise<string | null> {
+    return this.events.sessionOf(executionId);
+  }
+
+  /** Starts a background execution; it counts as an execution, its CPU time is not metered. */
   async spawn(who: Principal, body: ExecuteBody): Promise<{ executionId: string; pid: number }> {
     const { queue, payload } = await this.prepare(who, body);
-    return this.rpc.call(nodeJobs, queue, 'spawn', payload, { timeoutMs: 30_000, jobId: payload.executionId });
+    const started = await this.rpc.call(nodeJobs, queue, 'spawn', payload, { timeoutMs: 30_000, jobId: payload.executionId });
+    this.usage.execution(who.keyId, 0);
+    return started;
   }
 
   /**
@@ -75,9 +87,9 @@ export class ExecutionService {
    */
   async stream(who: Principal, body: ExecuteBody, sse: SseWriter): Promise<void> {
     const { queue, payload } = await this.prepare(who, body);
-    await this.events.claim(payload.executionId, who.account, payload.timeoutMs);
+    await this.events.claim(payload.executionId, who.account, payload.timeoutMs, payload.sessionId);
     sse.open({ 'X-Execution-Id': payload.executionId });
-    this.run(queue, payload).catch((err: unknown) => {
+    this.run(queue, payload, who).catch((err: unknown) => {
       const e = err instanceof BuntimeError ? err : new BuntimeError('internal_error', 'internal error');
       return this.events.fail(payload.executionId, e.toBody());
     }).catch(() => {});

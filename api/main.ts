@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { DestinationStream } from 'pino';
 import { AccountStore } from '../core/accounts.ts';
 import { loadConfig } from '../core/config.ts';
 import { JobRpcClient } from '../core/job-rpc.ts';
@@ -6,17 +7,28 @@ import { createLogger } from '../core/logger.ts';
 import { loadPlans } from '../core/plans.ts';
 import { createRedis, Keys } from '../core/redis.ts';
 import { SessionStore } from '../core/session-store.ts';
+import { UsageStore } from '../core/usage.ts';
 import { createApp } from './app.ts';
 import { Notifier } from '../core/notifier.ts';
 import { ExecStream } from './exec-stream.ts';
 import { ExecutionService } from './execution-service.ts';
+import { Idempotency } from './idempotency.ts';
 import { SessionService } from './session-service.ts';
+import { SessionTokens, sessionTokenSecret } from './session-tokens.ts';
 import { WorkspaceService } from './workspace-service.ts';
 
+/** How often an instance ends the counted lifetimes of expired or vanished sessions, ms. */
+const USAGE_SETTLE_MS = 15_000;
+
+export interface ApiOptions {
+  /** Where log lines go (default stdout); tests read them. */
+  logDestination?: DestinationStream;
+}
+
 /** Composition root of the API: config, Redis, services, the express app, the listener. */
-export async function startApi(env: NodeJS.ProcessEnv = process.env) {
+export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOptions = {}) {
   const cfg = loadConfig(env);
-  const log = createLogger(cfg.LOG_LEVEL).child({ module: 'api' });
+  const log = createLogger(cfg.LOG_LEVEL, opts.logDestination).child({ module: 'api' });
   const plans = loadPlans(cfg.PLANS_FILE);
   const keys = new Keys(cfg.REDIS_PREFIX);
   // Commands fail fast while Redis is away (503) instead of queueing until it is back.
@@ -27,11 +39,15 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env) {
   await rpc.start();
   const publicUrl = cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`;
   const store = new SessionStore(redis, keys);
-  const sessions = new SessionService(store, rpc, redis, keys, plans, publicUrl);
+  const usage = new UsageStore(redis, keys);
+  const accounts = new AccountStore(redis, keys);
+  const sessions = new SessionService(store, rpc, redis, keys, plans, publicUrl, usage);
   const executions = new ExecutionService(sessions, rpc, plans, {
     maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
-  }, new ExecStream(redis, new Notifier(subscriber), keys));
-  const app = createApp({ redis, keys, plans, accounts: new AccountStore(redis, keys), sessions, executions,
+  }, new ExecStream(redis, new Notifier(subscriber), keys), usage);
+  const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
+  const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens,
+    idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET,
     workspace: new WorkspaceService(sessions, rpc, plans), log });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(cfg.PORT, cfg.HOST, () => resolve(s));
@@ -39,10 +55,12 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env) {
   server.keepAliveTimeout = 65_000;
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : cfg.PORT;
-  log.info({ host: cfg.HOST, port }, 'api listening');
+  log.info({ host: cfg.HOST, port, admin: cfg.ADMIN_JWT_SECRET ? 'enabled' : 'disabled' }, 'api listening');
+  const settle = setInterval(() => void usage.settle().catch((err: unknown) => log.warn({ err }, 'usage settle failed')), USAGE_SETTLE_MS);
 
   /** Ordered shutdown: stop accepting, finish requests, release waiting callers, close Redis. */
   const stop = async () => {
+    clearInterval(settle);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await rpc.stop();
     redis.disconnect();

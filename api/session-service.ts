@@ -6,6 +6,7 @@ import type { Plans } from '../core/plans.ts';
 import { nodeJobs, nodeQueueName, SESSIONS_QUEUE, sessionJobs } from '../core/queues.ts';
 import type { Keys } from '../core/redis.ts';
 import type { SessionRecord, SessionStore } from '../core/session-store.ts';
+import type { UsageStore } from '../core/usage.ts';
 import { sessionLimits, sessionTtl } from './limits.ts';
 import type { CreateSessionBody } from './validation.ts';
 
@@ -21,6 +22,7 @@ export class SessionService {
     private readonly keys: Keys,
     private readonly plans: Plans,
     private readonly publicUrl: string,
+    private readonly usage: UsageStore,
   ) {}
 
   async create(who: Principal, body: CreateSessionBody) {
@@ -43,6 +45,7 @@ export class SessionService {
       await this.store.release(who.account, sessionId).catch(() => {});
       throw err;
     }
+    this.usage.sessionOpened(who.keyId, sessionId, createdAt, expiresAt);
     return {
       sessionId,
       createdAt: new Date(createdAt).toISOString(),
@@ -97,6 +100,8 @@ export class SessionService {
     } else {
       await this.store.remove(rec);
     }
+    // Awaited so the lifetime is counted before the caller can ask for its usage.
+    await this.usage.sessionClosed(sessionId, Date.now()).catch(() => {});
     return { deleted: true, sessionId };
   }
 

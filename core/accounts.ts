@@ -30,6 +30,11 @@ export interface Principal {
   keyId: string;
   account: string;
   plan: PlanName;
+  /**
+   * Set when the request came with a session token instead of the key: the one session it may
+   * read. Unset for the key itself.
+   */
+  session?: string;
 }
 
 export function randomBase62(length: number): string {
@@ -119,11 +124,20 @@ export class AccountStore {
     const hash = hashKey(key);
     const id = await this.redis.get(this.keys.keyByHash(hash));
     if (!id) return undefined;
+    const principal = await this.principalOf(id, hash);
+    if (principal) void this.redis.hset(this.keys.keyById(id), 'lastUsedAt', new Date().toISOString()).catch(() => {});
+    return principal;
+  }
+
+  /**
+   * The principal of key `id` as it is now (current plan), or undefined when the key is unknown
+   * or revoked or its account is gone. With `hash`, the stored hash must match it too.
+   */
+  async principalOf(id: string, hash?: string): Promise<Principal | undefined> {
     const h = await this.redis.hgetall(this.keys.keyById(id));
-    if (!h.hash || !safeEqual(h.hash, hash) || h.revokedAt) return undefined;
+    if (!h.hash || h.revokedAt || (hash !== undefined && !safeEqual(h.hash, hash))) return undefined;
     const acc = await this.getAccount(h.account ?? '');
     if (!acc) return undefined;
-    void this.redis.hset(this.keys.keyById(id), 'lastUsedAt', new Date().toISOString()).catch(() => {});
     return { keyId: id, account: acc.name, plan: acc.plan };
   }
 

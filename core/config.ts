@@ -13,6 +13,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PLANS_FILE: z.string().default(new URL('../config/plans.json', import.meta.url).pathname),
   ADMIN_JWT_SECRET: z.string().min(16).optional(),
+  SESSION_TOKEN_SECRET: z.string().min(32).optional(),
   PUBLIC_URL: z.string().url().optional(),
   NODE_ID: z.string().regex(/^[a-z0-9_-]{1,40}$/i).default(hostname().replace(/[^a-z0-9_-]/gi, '').slice(0, 40) || 'node'),
   DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),

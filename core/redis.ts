@@ -30,6 +30,11 @@ export class Keys {
     return `${this.prefix}:idem:${account}:${scope}:${key}`;
   }
   usage(keyId: string, day: string): string { return `${this.prefix}:usage:${keyId}:${day}`; }
+  /** Open sessions whose lifetime is still to be counted (zset by expiresAt) and their owners (hash). */
+  usageSessions(): string { return `${this.prefix}:usage-sessions`; }
+  usageSessionOwners(): string { return `${this.prefix}:usage-sessions:owners`; }
+  /** A secret shared by every API instance of this prefix (e.g. the session-token key). */
+  secret(name: string): string { return `${this.prefix}:secret:${name}`; }
   node(id: string): string { return `${this.prefix}:node:${id}`; }
   nodes(): string { return `${this.prefix}:nodes`; }
   nodeExpiries(id: string): string { return `${this.prefix}:node:${id}:expiries`; }

@@ -1,3 +1,4 @@
+import type { DestinationStream } from 'pino';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { nodeJobs, nodeQueueName, SESSIONS_QUEUE, sessionJobs } from '../core/queues.ts';
@@ -12,9 +13,9 @@ import { nodeHandlers } from './node-handlers.ts';
 import { SessionHost } from './session-host.ts';
 
 /** Composition root of a runner: one process = one node = one Docker engine. */
-export async function startRunner(env: NodeJS.ProcessEnv = process.env) {
+export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { logDestination?: DestinationStream } = {}) {
   const cfg = loadConfig(env);
-  const log = createLogger(cfg.LOG_LEVEL).child({ module: 'runner', nodeId: cfg.NODE_ID });
+  const log = createLogger(cfg.LOG_LEVEL, opts.logDestination).child({ module: 'runner', nodeId: cfg.NODE_ID });
   const keys = new Keys(cfg.REDIS_PREFIX);
   const bullPrefix = `${cfg.REDIS_PREFIX}-bull`;
   const redis = createRedis(cfg.REDIS_URL);

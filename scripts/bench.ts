@@ -39,7 +39,7 @@ const run = randomBytes(4).toString('hex');
 const env = { ...process.env, REDIS_PREFIX: `btbench-${run}`, NODE_ID: `bench-${run}`, PORT: '0', LOG_LEVEL: 'warn' };
 const runner = await startRunner(env);
 const api = await startApi(env);
-const redis = createRedis(env.REDIS_URL ?? 'redis://127.0.0.1:6399');
+const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6399');
 const accounts = new AccountStore(redis, new Keys(env.REDIS_PREFIX));
 await accounts.createAccount('bench', 'enterprise');
 const { key } = await accounts.createKey('bench');

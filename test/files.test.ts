@@ -32,7 +32,7 @@ async function unpackTree(bytes: Uint8Array): Promise<Record<string, Buffer>> {
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (h, stream, next) => {
       const parts: Buffer[] = [];
-      stream.on('data', (c: Buffer) => parts.push(c));
+      stream.on('data', (c: unknown) => { parts.push(c as Buffer); });
       stream.on('end', () => { if (h.type === 'file') out[h.name] = Buffer.concat(parts); next(); });
     });
     extract.on('finish', resolve);

@@ -1,24 +1,37 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { AccountStore } from '../../core/accounts.ts';
+import { KEY_PATTERN, type AccountStore, type Principal } from '../../core/accounts.ts';
 import { BuntimeError } from '../../core/errors.ts';
+import type { SessionTokens } from '../session-tokens.ts';
 import { ctx } from './request-context.ts';
 
 /**
- * Bearer-key authentication. The key is hashed and looked up on every request (no cache), so a
- * revoked key fails on its very next request on every API instance.
+ * Bearer authentication: an API key, or a session token (a JWT, limited to one session by
+ * {@link sessionScope}). The key is hashed and looked up on every request (no cache), so a
+ * revoked key — and every session token it minted — fails on its very next request on every
+ * API instance.
  */
-export function bearerAuth(accounts: AccountStore) {
+export function bearerAuth(accounts: AccountStore, tokens: SessionTokens) {
   return async (req: Request, res: Response, next: NextFunction) => {
-    const header = req.headers.authorization;
-    const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
-    if (!match?.[1]) return next(new BuntimeError('unauthorized', 'missing or malformed Authorization header'));
+    const presented = bearerOf(req);
+    if (!presented) return next(new BuntimeError('unauthorized', 'missing or malformed Authorization header'));
     try {
-      const principal = await accounts.authenticate(match[1]);
-      if (!principal) return next(new BuntimeError('unauthorized', 'invalid API key'));
+      const principal = await authenticate(accounts, tokens, presented);
+      if (!principal) return next(new BuntimeError('unauthorized', 'invalid API key or session token'));
       ctx(res).principal = principal;
       next();
     } catch (err) {
       next(err);
     }
   };
+}
+
+/** The credential of an `Authorization: Bearer <credential>` header. */
+export function bearerOf(req: Request): string | undefined {
+  return req.headers.authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+}
+
+function authenticate(accounts: AccountStore, tokens: SessionTokens, presented: string): Promise<Principal | undefined> {
+  if (KEY_PATTERN.test(presented)) return accounts.authenticate(presented);
+  if (presented.split('.').length === 3) return tokens.authenticate(presented);
+  return Promise.resolve(undefined);
 }

@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { sendIdempotent, type Idempotency } from '../idempotency.ts';
 import type { SessionService } from '../session-service.ts';
+import { SESSION_TOKEN_DEFAULT_TTL, SESSION_TOKEN_MAX_TTL, type SessionTokens } from '../session-tokens.ts';
 import { ctx } from '../middleware/request-context.ts';
 import { createSessionBody, parse } from '../validation.ts';
 
@@ -8,12 +10,16 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   offset: z.coerce.number().int().min(0).default(0),
 });
+const tokenBody = z.strictObject({
+  ttl: z.number().int().min(1).max(SESSION_TOKEN_MAX_TTL).default(SESSION_TOKEN_DEFAULT_TTL),
+});
 
-export function sessionRoutes(sessions: SessionService): Router {
+export function sessionRoutes(sessions: SessionService, tokens: SessionTokens, idem: Idempotency): Router {
   const r = Router();
   r.post('/sessions/create', async (req, res) => {
     const body = parse(createSessionBody, req.body ?? {});
-    res.json(await sessions.create(ctx(res).principal!, body));
+    const who = ctx(res).principal!;
+    await sendIdempotent(req, res, idem, 'sessions.create', () => sessions.create(who, body));
   });
   r.get('/sessions', async (req, res) => {
     const q = parse(listQuery, req.query);
@@ -21,6 +27,11 @@ export function sessionRoutes(sessions: SessionService): Router {
   });
   r.get('/sessions/:id', async (req, res) => {
     res.json(await sessions.get(ctx(res).principal!, req.params.id));
+  });
+  r.post('/sessions/:id/token', async (req, res) => {
+    const body = parse(tokenBody, req.body ?? {});
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await tokens.mint(ctx(res).principal!, req.params.id, body.ttl));
   });
   r.delete('/sessions/:id', async (req, res) => {
     res.json(await sessions.delete(ctx(res).principal!, req.params.id));

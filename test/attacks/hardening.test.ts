@@ -21,12 +21,12 @@ describe('session container hardening', () => {
   it('applies every hardening item of the design', () => {
     const h = info.HostConfig;
     expect(h.NetworkMode).toBe('none');
-    expect(info.Config.NetworkDisabled).toBe(true);
+    expect((info.Config as { NetworkDisabled?: boolean }).NetworkDisabled).toBe(true);
     expect(h.CapDrop).toEqual(['ALL']);
     // The agent keeps only what it needs to run user code as another uid and manage its files.
     expect([...(h.CapAdd ?? [])].sort()).toEqual(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'SETGID', 'SETUID']);
     expect(h.SecurityOpt).toContain('no-new-privileges');
-    expect(h.SecurityOpt?.some((o) => o.startsWith('seccomp=unconfined'))).toBe(false);
+    expect(h.SecurityOpt?.some((o: string) => o.startsWith('seccomp=unconfined'))).toBe(false);
     expect(h.Privileged).toBe(false);
     expect(h.ReadonlyRootfs).toBe(true);
     expect(h.PidsLimit).toBeGreaterThan(0);

@@ -25,14 +25,17 @@ export async function newAccount(plan: 'free' | 'paid' | 'enterprise' = 'free') 
   }
 }
 
-/** A raw HTTP call to the API, for tests of the wire format itself. */
-export async function http(method: string, path: string, opts: { key?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
+/**
+ * A raw HTTP call to the API, for tests of the wire format itself. `base` targets another API
+ * instance than the suite's (default {@link apiUrl}).
+ */
+export async function http(method: string, path: string, opts: { key?: string; body?: unknown; raw?: string; headers?: Record<string, string>; base?: string } = {}) {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.key) headers.authorization = `Bearer ${opts.key}`;
   let body: string | undefined = opts.raw;
   if (opts.body !== undefined) body = JSON.stringify(opts.body);
   if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-  const res = await fetch(`${apiUrl()}${path}`, { method, headers, body });
+  const res = await fetch(`${opts.base ?? apiUrl()}${path}`, { method, headers, body });
   const text = await res.text();
   let json: any;
   try { json = JSON.parse(text); } catch { json = undefined; }
@@ -49,4 +52,37 @@ export async function newClient(plan: 'free' | 'paid' | 'enterprise' = 'free') {
     await Promise.all(sessions.map((s) => client.sessions.delete(s.sessionId).catch(() => {})));
   };
   return { client, account, cleanup };
+}
+
+/** Creates one more key for `account` (keys of one account share its plan and session cap). */
+export async function newKey(account: string, label = 'test') {
+  const { redis, keys } = testRedis();
+  try {
+    const { key, info } = await new AccountStore(redis, keys).createKey(account, label);
+    return { key, keyId: info.id };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Runs `node bin/buntime-admin.mjs ARGS` as a child process against this test run's Redis and
+ * prefix (or those in `env`), and reports its exit code and output.
+ */
+export async function adminCli(args: string[], env: Record<string, string> = {}) {
+  const { execFile } = await import('node:child_process');
+  const root = new URL('../../', import.meta.url).pathname;
+  const childEnv = { PATH: process.env.PATH ?? '', REDIS_URL: inject('redisUrl'), REDIS_PREFIX: inject('redisPrefix'), ...env };
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile('node', ['bin/buntime-admin.mjs', ...args], { cwd: root, env: childEnv, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Deletes every session of the account behind `key` (raw HTTP, for tests without the SDK). */
+export async function deleteSessionsOf(key: string) {
+  const list = await http('GET', '/sessions?limit=1000', { key });
+  const ids: string[] = (list.json?.sessions ?? []).map((s: { sessionId: string }) => s.sessionId);
+  await Promise.all(ids.map((id) => http('DELETE', `/sessions/${id}`, { key })));
 }
