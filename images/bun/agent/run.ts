@@ -1,0 +1,205 @@
+/**
+ * The `run` op: write the request's files, start the program through the launcher under a
+ * fresh gid, stream and cap its output, enforce the timeout, and once it ends kill whatever it
+ * left, then answer with the result (PROTOCOL.md). Background runs answer at once and finish
+ * the same way unobserved.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { send, log, type Reply } from './channel.ts';
+import type { Execution, Executions } from './executions.ts';
+import type { FileOps } from './files.ts';
+import type { GidPool } from './gid-pool.ts';
+import { launch, type Launched, type UserIdentity } from './launcher.ts';
+import type { OomCounter } from './cgroup.ts';
+import { OutputCollector } from './output.ts';
+import { AgentError, bool, env, files, int, oneOf, optStr, str, type Fields, type FileSpec } from './protocol.ts';
+import { resultOf } from './result.ts';
+import type { WriteTracker } from './write-tracker.ts';
+
+/** Sources up to this size go on the command line (one argv string may hold 128 KiB). */
+const MAX_INLINE_SOURCE = 64 * 1024;
+/** After the last process is gone, how long a pipe smuggled to another process may stay open. */
+const PIPE_GRACE_MS = 200;
+
+export interface RunRequest {
+  id: string;
+  execId: string;
+  kind: 'code' | 'command';
+  source: string;
+  files: FileSpec[];
+  env: Record<string, string>;
+  cwd: string;
+  stdin: string | null;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  maxFileBytes: number;
+  stream: boolean;
+  background: boolean;
+}
+
+export function parseRun(id: string, req: Fields): RunRequest {
+  return {
+    id,
+    execId: str(req, 'execId', id),
+    kind: oneOf(req, 'kind', ['code', 'command'] as const),
+    source: str(req, 'source'),
+    files: files(req, 'files'),
+    env: env(req, 'env'),
+    cwd: str(req, 'cwd', '/workspace'),
+    stdin: optStr(req, 'stdin') ?? null,
+    timeoutMs: int(req, 'timeoutMs', 30_000, 1),
+    maxOutputBytes: int(req, 'maxOutputBytes', 1024 * 1024),
+    maxFileBytes: int(req, 'maxFileBytes', 10 * 1024 * 1024),
+    stream: bool(req, 'stream'),
+    background: bool(req, 'background'),
+  };
+}
+
+export interface RunDeps {
+  files: FileOps;
+  gids: GidPool;
+  executions: Executions;
+  writes: WriteTracker;
+  oom: OomCounter;
+  user: UserIdentity;
+}
+
+/** What a run prepared before its program starts. */
+interface Prepared {
+  cwd: string;
+  argv: string[];
+  written: string[];
+  /** Temporary source file (relative path), removed when the run is over. */
+  tempSource?: { rel: string; abs: string };
+}
+
+const BASE_ENV = {
+  PATH: '/usr/local/bin:/usr/bin:/bin',
+  HOME: '/tmp',
+  TMPDIR: '/tmp',
+  LANG: 'C.UTF-8',
+  USER: 'sandbox',
+};
+
+export class Runner {
+  constructor(private readonly deps: RunDeps) {}
+
+  /** Runs one request to its end; replies (spawned/out/result) go out through `send`. */
+  async run(req: RunRequest): Promise<void> {
+    const prep = this.prepare(req);
+    const gid = this.deps.gids.acquire();
+    const writeSpan = this.deps.writes.begin();
+    const oomBefore = this.deps.oom.read();
+    const t0 = performance.now();
+    let launched: Launched;
+    try {
+      launched = await launch(this.spec(req, prep, gid), this.deps.user);
+    } catch (err) {
+      this.deps.gids.release(gid);
+      removeTemp(prep);
+      throw new AgentError('internal_error', `cannot start the program: ${(err as Error).message}`);
+    }
+    const exec: Execution = {
+      execId: req.execId, gid, pid: launched.pid, command: display(req), startedAt: new Date(), exited: false,
+    };
+    this.deps.executions.add(exec);
+    if (req.background) {
+      send({ id: req.id, type: 'spawned', pid: launched.pid });
+      await this.settle(exec, launched, prep);
+      return;
+    }
+    const result = await this.foreground(req, exec, launched, prep, t0);
+    const oomDelta = (this.deps.oom.read() ?? 0) - (oomBefore ?? 0);
+    const exclude = new Set(prep.tempSource ? [prep.tempSource.rel] : []);
+    send({
+      id: req.id,
+      type: 'result',
+      result: {
+        ...resultOf(result.report, exec.killedBy, oomDelta > 0),
+        stdout: result.stdout.text(),
+        stderr: result.stderr.text(),
+        stdoutTruncated: result.stdout.truncated,
+        stderrTruncated: result.stderr.truncated,
+        executionTime: Math.round(result.wallMs),
+        filesWritten: this.deps.writes.written(writeSpan, prep.written, exclude),
+      },
+    });
+  }
+
+  private prepare(req: RunRequest): Prepared {
+    const cwd = this.deps.files.ensureDir(req.cwd, true);
+    const written = req.files.map((f) => this.deps.files.write(f.path, f.data, req.maxFileBytes).path);
+    if (req.kind === 'command') return { cwd: cwd.abs, argv: ['/bin/sh', '-c', req.source], written };
+    if (Buffer.byteLength(req.source) <= MAX_INLINE_SOURCE) {
+      return { cwd: cwd.abs, argv: [process.execPath, '-e', req.source], written };
+    }
+    const name = `.buntime-src-${req.execId.replace(/[^\w-]/g, '_')}.ts`;
+    const rel = cwd.rel ? `${cwd.rel}/${name}` : name;
+    this.deps.files.write(rel, Buffer.from(req.source), Number.MAX_SAFE_INTEGER);
+    const abs = join(cwd.abs, name);
+    return { cwd: cwd.abs, argv: [process.execPath, 'run', abs], written, tempSource: { rel, abs } };
+  }
+
+  private spec(req: RunRequest, prep: Prepared, gid: number) {
+    return {
+      argv: prep.argv, cwd: prep.cwd, env: { ...BASE_ENV, ...req.env }, gid,
+      stdin: req.background ? null : req.stdin, capture: !req.background,
+    };
+  }
+
+  private async foreground(req: RunRequest, exec: Execution, launched: Launched, prep: Prepared, t0: number) {
+    const onText = (stream: 'stdout' | 'stderr') =>
+      req.stream ? (data: string) => send({ id: req.id, type: 'out', stream, data } satisfies Reply) : undefined;
+    const stdout = new OutputCollector(req.maxOutputBytes, onText('stdout'));
+    const stderr = new OutputCollector(req.maxOutputBytes, onText('stderr'));
+    let stopReading!: () => void;
+    const cancel = new Promise<void>((resolve) => (stopReading = resolve));
+    const drained = Promise.all([
+      launched.stdout && stdout.drain(launched.stdout, cancel),
+      launched.stderr && stderr.drain(launched.stderr, cancel),
+    ]);
+    const timer = setTimeout(() => void this.deps.executions.kill(exec, 'timeout'), req.timeoutMs);
+    const report = await launched.exit.catch((err: unknown) => err as Error);
+    clearTimeout(timer);
+    const wallMs = performance.now() - t0;
+    await this.settle(exec, launched, prep);
+    const grace = setTimeout(stopReading, PIPE_GRACE_MS);
+    await drained;
+    clearTimeout(grace);
+    if (report instanceof Error) throw new AgentError('internal_error', `lost track of the program: ${report.message}`);
+    return { report, stdout, stderr, wallMs };
+  }
+
+  /**
+   * Ends an execution: once its root process exits, kills whatever it left behind, waits until
+   * the launcher confirms nothing is alive, then gives the gid back.
+   */
+  private async settle(exec: Execution, launched: Launched, prep: Prepared): Promise<void> {
+    try {
+      const r = await launched.exit;
+      exec.exited = true;
+      if (r.left) await this.deps.executions.kill(exec);
+      await launched.done;
+    } catch (err) {
+      log(`execution ${exec.execId}: ${(err as Error).message}`);
+      // The launcher vanished without its report: nothing may outlive it carrying this gid.
+      await this.deps.executions.kill(exec);
+    } finally {
+      exec.exited = true;
+      this.deps.writes.touch();
+      this.deps.executions.remove(exec);
+      this.deps.gids.release(exec.gid);
+      removeTemp(prep);
+    }
+  }
+}
+
+function removeTemp(prep: Prepared): void {
+  if (prep.tempSource) rmSync(prep.tempSource.abs, { force: true });
+}
+
+function display(req: RunRequest): string {
+  const text = req.kind === 'command' ? req.source : `bun -e ${req.source}`;
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}
