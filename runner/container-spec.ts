@@ -19,6 +19,8 @@ export interface SandboxSpec {
 }
 
 const MB = 1024 * 1024;
+/** Memory kept for the agent itself on top of what user programs and files may use, MB. */
+const AGENT_RESERVE_MB = 64;
 
 /**
  * The Docker create options of a session container: every hardening item of the design in one
@@ -27,7 +29,10 @@ const MB = 1024 * 1024;
  * environment and the labels the janitor finds orphans by).
  */
 export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
-  const memoryBytes = Math.round(spec.limits.memory * MB);
+  // /workspace and /tmp are tmpfs, whose pages count against the container's memory. They get
+  // their own share of the limit, so a full disk gives ENOSPC instead of starving programs (and
+  // the agent) into the OOM killer. Programs may still borrow what the files do not use.
+  const memoryBytes = Math.round((spec.limits.memory + spec.limits.disk + spec.tmpMb + AGENT_RESERVE_MB) * MB);
   const diskBytes = Math.round(spec.limits.disk * MB);
   // One MiB above the disk: a file can never reach it on the disk-sized tmpfs, so filling the
   // disk gives ENOSPC (an error the program can handle) rather than SIGXFSZ.
@@ -70,7 +75,6 @@ export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
         { Name: 'core', Soft: 0, Hard: 0 },
       ],
       // /workspace is the only sizeable writable place; its size is the session's disk limit.
-      // tmpfs pages count against the container's memory limit as well.
       Tmpfs: {
         '/workspace': `rw,exec,nosuid,nodev,size=${diskBytes},mode=0755,uid=${spec.uid},gid=${spec.uid}`,
         '/tmp': `rw,exec,nosuid,nodev,size=${spec.tmpMb * MB},mode=1777`,

@@ -6,14 +6,16 @@
 import { createServer, type Server } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SandboxSpec } from '../runner/container-spec.ts';
 import { AgentContainer, SANDBOX_VERSION, TEST_UID } from './support/agent-harness.ts';
 
 const MiB = 1024 * 1024;
 
 /** Runs `fn` against a fresh container, removed whatever happens. */
-async function withAgent<T>(fn: (a: AgentContainer) => Promise<T>, overrides: Partial<SandboxSpec> = {}): Promise<T> {
-  const agent = await AgentContainer.start(overrides);
+async function withAgent<T>(
+  fn: (a: AgentContainer) => Promise<T>,
+  ...start: Parameters<typeof AgentContainer.start>
+): Promise<T> {
+  const agent = await AgentContainer.start(...start);
   try {
     return await fn(agent);
   } finally {
@@ -326,30 +328,32 @@ describe('agent: attacks', () => {
     });
   }, 60_000);
 
-  it('fails a write past the disk limit inside the sandbox, and through the agent', async () => {
+  it('fails a write past the disk limit with ENOSPC inside the sandbox, and through the agent', async () => {
     await withAgent(async (a) => {
-      // Ignoring SIGXFSZ turns the RLIMIT_FSIZE kill into the EFBIG error a program can report.
-      const r = await a.run({ kind: 'command', source: 'trap "" XFSZ; dd if=/dev/zero of=/workspace/fill bs=1M count=100', timeoutMs: 30_000 });
-      expect(r.status).toBe('error');
-      expect(r.stderr).toMatch(/No space left|File too large/);
-      const killed = await a.run({ kind: 'command', source: 'rm fill; dd if=/dev/zero of=/workspace/fill bs=1M count=100' });
-      expect(killed.status === 'killed' ? killed.signal : killed.stderr).toMatch(/SIGXFSZ|No space left|File too large/);
+      const r = await a.run({ kind: 'command', source: 'dd if=/dev/zero of=/workspace/fill bs=1M count=100', timeoutMs: 30_000 });
+      expect(r).toMatchObject({ status: 'error', exitCode: 1 });
+      expect(r.stderr).toMatch(/No space left on device/);
       const size = await a.run({ kind: 'command', source: 'du -m fill | cut -f1' });
       expect(Number(size.stdout)).toBeLessThanOrEqual(64);
       // The disk is full now: the agent's own write fails cleanly too.
       const w = await a.request({ op: 'write', path: 'more', contentBase64: Buffer.alloc(4 * MiB, 1).toString('base64'), maxFileBytes: 10 * MiB });
-      expect(w).toMatchObject({ type: 'error', code: 'disk_full' });
+      expect(w).toMatchObject({ type: 'error', code: 'disk_full', details: { errno: 'ENOSPC' } });
       await echoOk(a);
     });
   }, 60_000);
 
-  it('answers disk_full for an agent write over the file size limit and survives SIGXFSZ', async () => {
+  it('survives SIGXFSZ when a write crosses a file size ulimit below the disk size', async () => {
+    const lowFsize = (opts: { HostConfig?: { Ulimits?: Array<{ Name?: string; Soft?: number; Hard?: number }> } }) => {
+      for (const u of opts.HostConfig?.Ulimits ?? []) if (u.Name === 'fsize') u.Soft = u.Hard = 4 * MiB;
+    };
     await withAgent(async (a) => {
-      const w = await a.request({ op: 'write', path: 'big', contentBase64: Buffer.alloc(10 * MiB, 1).toString('base64'), maxFileBytes: 20 * MiB });
-      expect(w).toMatchObject({ type: 'error', code: 'disk_full' });
+      const w = await a.request({ op: 'write', path: 'big', contentBase64: Buffer.alloc(6 * MiB, 1).toString('base64'), maxFileBytes: 20 * MiB });
+      expect(w).toMatchObject({ type: 'error', code: 'disk_full', details: { errno: 'EFBIG' } });
       expect((await a.request({ op: 'ping' })).type).toBe('pong');
+      const r = await a.run({ kind: 'command', source: 'dd if=/dev/zero of=/workspace/f bs=1M count=6' });
+      expect(r).toMatchObject({ status: 'killed', signal: 'SIGXFSZ' });
       await echoOk(a);
-    }, { limits: { memory: 256, cpu: 1, timeout: 30, disk: 8 } });
+    }, {}, lowFsize);
   }, 60_000);
 
   it('has no network: loopback servers of the host and outside addresses are unreachable', async () => {

@@ -30,7 +30,8 @@ describe('session container hardening', () => {
     expect(h.Privileged).toBe(false);
     expect(h.ReadonlyRootfs).toBe(true);
     expect(h.PidsLimit).toBeGreaterThan(0);
-    expect(h.Memory).toBe(1024 * 1024 * 1024);
+    // memory + disk (tmpfs) + /tmp + the agent's reserve, MB.
+    expect(h.Memory).toBe((1024 + 1024 + 64 + 64) * 1024 * 1024);
     expect(h.MemorySwap).toBe(h.Memory);
     expect(h.NanoCpus).toBe(0.25e9);
     const ulimits = Object.fromEntries((h.Ulimits ?? []).map((u) => [u.Name, u]));

@@ -45,10 +45,19 @@ export class AgentContainer {
     private readonly stream: Duplex,
   ) {}
 
-  static async start(overrides: Partial<SandboxSpec> = {}): Promise<AgentContainer> {
+  /**
+   * @param overrides fields of the sandbox spec to change from the small test defaults
+   * @param tweak edits the create options after `containerSpec()` (tests of spec variants)
+   */
+  static async start(
+    overrides: Partial<SandboxSpec> = {},
+    tweak: (opts: Docker.ContainerCreateOptions) => void = () => {},
+  ): Promise<AgentContainer> {
     const docker = new Docker();
     const sessionId = `ses_agenttest${randomBytes(6).toString('hex')}`;
-    const container = await docker.createContainer(containerSpec({ ...DEFAULTS, ...overrides, sessionId }));
+    const opts = containerSpec({ ...DEFAULTS, ...overrides, sessionId });
+    tweak(opts);
+    const container = await docker.createContainer(opts);
     try {
       const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
       const agent = new AgentContainer(container, stream);
