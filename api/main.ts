@@ -32,7 +32,9 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const plans = loadPlans(cfg.PLANS_FILE);
   const keys = new Keys(cfg.REDIS_PREFIX);
   // Commands fail fast while Redis is away (503) instead of queueing until it is back.
-  const redis = createRedis(cfg.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  const redis = createRedis(cfg.REDIS_URL, {
+    maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true,
+  });
   const subscriber = createRedis(cfg.REDIS_URL, { lazyConnect: true });
   await Promise.all([redis.connect(), subscriber.connect()]);
   const rpc = new JobRpcClient(redis, subscriber, `${cfg.REDIS_PREFIX}-bull`, `${cfg.REDIS_PREFIX}:replies`);

@@ -12,6 +12,7 @@ import type { CreateSessionBody } from './validation.ts';
 
 const CREATE_TIMEOUT_MS = 60_000;
 const NODE_CALL_TIMEOUT_MS = 30_000;
+const TOUCH_EVERY_MS = 1_000;
 
 /** Session operations of the API: plan checks, slot reservation, and jobs to the nodes. */
 export class SessionService {
@@ -72,7 +73,8 @@ export class SessionService {
         details: { sessionId: rec.sessionId, state: 'lost' }, retryAfterSec: 10,
       });
     }
-    void this.store.touch(rec.sessionId).catch(() => {});
+    // lastActive to the second is plenty; most requests of a busy session write nothing.
+    if (Date.now() - rec.lastActive > TOUCH_EVERY_MS) void this.store.touch(rec.sessionId).catch(() => {});
     return nodeQueueName(rec.nodeId);
   }
 

@@ -3,11 +3,24 @@ import type { Redis } from 'ioredis';
 import { BuntimeError } from './errors.ts';
 import { isPlanName, type PlanName } from './plans.ts';
 import type { Keys } from './redis.ts';
+import { RedisScript } from './redis-script.ts';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 /** The only shape a key can have: `btk_` + 40 base62 characters. */
 export const KEY_PATTERN = /^btk_[0-9A-Za-z]{40}$/;
 const ACCOUNT_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/i;
+/** `lastUsedAt` is refreshed at most this often, ms: one write per key a minute, not per request. */
+const LAST_USED_PRECISION_MS = 60_000;
+
+// Key hash -> key record -> account plan in one round trip (the hot path of every request).
+// ARGV holds the key-name prefixes of key records and accounts.
+const LOOKUP = new RedisScript(`
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+local k = redis.call('HMGET', ARGV[1] .. id, 'hash', 'account', 'revokedAt', 'lastUsedAt')
+if not k[1] or not k[2] then return false end
+local plan = redis.call('HGET', ARGV[2] .. k[2], 'plan')
+return {id, k[1], k[2], k[3] or '', k[4] or '', plan or ''}`);
 
 export interface Account {
   name: string;
@@ -122,11 +135,15 @@ export class AccountStore {
   async authenticate(key: string): Promise<Principal | undefined> {
     if (!KEY_PATTERN.test(key)) return undefined;
     const hash = hashKey(key);
-    const id = await this.redis.get(this.keys.keyByHash(hash));
-    if (!id) return undefined;
-    const principal = await this.principalOf(id, hash);
-    if (principal) void this.redis.hset(this.keys.keyById(id), 'lastUsedAt', new Date().toISOString()).catch(() => {});
-    return principal;
+    const row = (await LOOKUP.run(this.redis, [this.keys.keyByHash(hash)],
+      [this.keys.keyById(''), this.keys.account('')])) as string[] | null;
+    if (!row) return undefined;
+    const [id = '', stored = '', account = '', revokedAt, lastUsedAt = '', plan] = row;
+    if (revokedAt || !safeEqual(stored, hash) || !isPlanName(plan)) return undefined;
+    if (!(Date.now() - Date.parse(lastUsedAt) < LAST_USED_PRECISION_MS)) {
+      void this.redis.hset(this.keys.keyById(id), 'lastUsedAt', new Date().toISOString()).catch(() => {});
+    }
+    return { keyId: id, account, plan };
   }
 
   /**

@@ -111,9 +111,12 @@ export function nodeQueueName(nodeId: string): string {
   return `node-${nodeId}`;
 }
 
-/** Options for every job: no automatic retry (executions are not idempotent), short retention. */
+/**
+ * Options for every job: no automatic retry (executions are not idempotent). Replies travel by
+ * pub/sub, so a finished job is removed at once; failed ones are kept an hour for inspection.
+ */
 export const JOB_OPTIONS: JobsOptions = {
   attempts: 1,
-  removeOnComplete: { age: 600, count: 1000 },
+  removeOnComplete: true,
   removeOnFail: { age: 3600, count: 1000 },
 };

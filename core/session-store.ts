@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './redis.ts';
+import { RedisScript } from './redis-script.ts';
 import type { ResourceLimits } from './schemas.ts';
 
 export type SessionState = 'active' | 'idle' | 'deep-sleep' | 'lost';
@@ -24,12 +25,12 @@ const PENDING_SLOT_MS = 120_000;
 
 // Drops expired slots, then takes one if the account is under its cap. Scores are the time the
 // slot lapses: a create in flight holds a short lease, a live session holds until expiresAt.
-const RESERVE = `
+const RESERVE = new RedisScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
-return 1`;
+return 1`);
 
 /**
  * Session records and the per-account slots that enforce the concurrent-session cap. The cap
@@ -43,8 +44,8 @@ export class SessionStore {
 
   /** Takes a slot for `sessionId` if `account` holds fewer than `cap`; false when full. */
   async reserve(account: string, sessionId: string, cap: number, now = Date.now()): Promise<boolean> {
-    const ok = await this.redis.eval(RESERVE, 1, this.keys.accountSessions(account),
-      now, cap, sessionId, now + PENDING_SLOT_MS);
+    const ok = await RESERVE.run(this.redis, [this.keys.accountSessions(account)],
+      [now, cap, sessionId, now + PENDING_SLOT_MS]);
     return ok === 1;
   }
 

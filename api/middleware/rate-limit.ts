@@ -3,15 +3,16 @@ import type { Redis } from 'ioredis';
 import { BuntimeError } from '../../core/errors.ts';
 import type { Plans } from '../../core/plans.ts';
 import type { Keys } from '../../core/redis.ts';
+import { RedisScript } from '../../core/redis-script.ts';
 import { ctx } from './request-context.ts';
 
 const WINDOW_MS = 60_000;
 
 // One atomic step per request: count it in the key's current minute and report the count.
-const HIT = `
+const HIT = new RedisScript(`
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`;
+return n`);
 
 /**
  * Requests per minute per key, in fixed windows aligned to the minute. Every authenticated
@@ -27,7 +28,7 @@ export function rateLimit(redis: Redis, keys: Keys, plans: Plans) {
     const window = Math.floor(now / WINDOW_MS);
     const resetMs = (window + 1) * WINDOW_MS;
     try {
-      const count = Number(await redis.eval(HIT, 1, keys.rate(principal.keyId, window), WINDOW_MS + 1000));
+      const count = Number(await HIT.run(redis, [keys.rate(principal.keyId, window)], [WINDOW_MS + 1000]));
       res.setHeader('X-RateLimit-Limit', String(limit));
       res.setHeader('X-RateLimit-Remaining', String(Math.max(0, limit - count)));
       res.setHeader('X-RateLimit-Reset', String(Math.ceil(resetMs / 1000)));
