@@ -39,11 +39,12 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   await Promise.all([redis.connect(), subscriber.connect()]);
   const rpc = new JobRpcClient(redis, subscriber, `${cfg.REDIS_PREFIX}-bull`, `${cfg.REDIS_PREFIX}:replies`);
   await rpc.start();
-  const publicUrl = cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`;
+  // Known for sure only once listening (PORT=0 picks a free port).
+  let publicUrl = cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`;
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
   const accounts = new AccountStore(redis, keys);
-  const sessions = new SessionService(store, rpc, redis, keys, plans, publicUrl, usage);
+  const sessions = new SessionService(store, rpc, redis, keys, plans, () => publicUrl, usage);
   const executions = new ExecutionService(sessions, rpc, plans, {
     maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
   }, new ExecStream(redis, new Notifier(subscriber), keys), usage);
@@ -57,6 +58,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   server.keepAliveTimeout = 65_000;
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : cfg.PORT;
+  publicUrl = cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${port}`;
   log.info({ host: cfg.HOST, port, admin: cfg.ADMIN_JWT_SECRET ? 'enabled' : 'disabled' }, 'api listening');
   const settle = setInterval(() => void usage.settle().catch((err: unknown) => log.warn({ err }, 'usage settle failed')), USAGE_SETTLE_MS);
 

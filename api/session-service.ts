@@ -22,7 +22,8 @@ export class SessionService {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly plans: Plans,
-    private readonly publicUrl: string,
+    /** Base of the URLs handed out (previewUrl). */
+    private readonly publicUrl: () => string,
     private readonly usage: UsageStore,
   ) {}
 
@@ -51,7 +52,7 @@ export class SessionService {
       sessionId,
       createdAt: new Date(createdAt).toISOString(),
       expiresAt: new Date(expiresAt).toISOString(),
-      previewUrl: `${this.publicUrl}/preview/${sessionId}/`,
+      previewUrl: `${this.publicUrl()}/preview/${sessionId}/`,
       resourceLimits,
       state: 'active' as const,
     };

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # npm test: bootstrap what is missing (deps, Docker engine, Redis, sandbox image), typecheck,
-# then the whole suite against the real engine and Redis.
+# then the whole suite against the real engine and Redis. Ends with a plain
+# "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 export REDIS_URL
 npx tsc --noEmit -p tsconfig.json
-exec npx vitest run "$@"
+report=.buntime/vitest-report.json
+rm -f "$report"
+rc=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || rc=$?
+if [ -f "$report" ]; then
+  node -e 'const r = require(process.argv[1]); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`)' "$PWD/$report"
+fi
+exit "$rc"

@@ -95,6 +95,17 @@ describe('limits', () => {
     expect(r.stdout).not.toContain('exit=0');
   });
 
+  it('answers 507 disk_full when a file write would pass the disk limit, and writes nothing', async () => {
+    await client.execute({ sessionId: small, command: 'dd if=/dev/zero of=/workspace/filler bs=1M count=60 2>/dev/null; true' });
+    await expect(client.files.write(small, 'more.bin', new Uint8Array(8 * 1024 * 1024)))
+      .rejects.toMatchObject({ status: 507, code: 'disk_full' });
+    const ls = await client.execute({ sessionId: small, command: 'ls /workspace; rm -f /workspace/filler' });
+    expect(ls.stdout).not.toContain('more.bin');
+    expect((await client.files.write(small, 'more.bin', new Uint8Array(8 * 1024 * 1024)))).toMatchObject({ size: 8 * 1024 * 1024 });
+    expect((await client.sessions.get(small)).filesCount).toBeGreaterThanOrEqual(1);
+    await client.files.delete(small, 'more.bin');
+  });
+
   it('cannot open any network connection, not even to the API on loopback', async () => {
     const port = new URL(apiUrl()).port;
     const r = await client.execute({

@@ -49,9 +49,12 @@ export class Executions {
    * Kills every process of `e` (stop, kill, repeat until none); returns the pids signalled.
    * Without a reason it is cleanup (leftovers after the root process ended), not a verdict.
    */
-  kill(e: Execution, reason?: KillReason): Promise<number[]> {
+  async kill(e: Execution, reason?: KillReason): Promise<number[]> {
     if (reason) e.killedBy ??= reason;
-    return killAll((p) => p.gid === e.gid);
+    const pids = await killAll((p) => p.gid === e.gid);
+    // Nothing of it is alive now: `ps` must not show it, even before the launcher reports.
+    e.exited = true;
+    return pids;
   }
 
   /** Kills `pid`'s whole gid group; undefined when it is not a live user process. */
@@ -62,8 +65,11 @@ export class Executions {
   }
 
   /** Every process of the session uid, whichever execution it belongs to. */
-  killEverything(): Promise<number[]> {
-    for (const e of this.byGid.values()) if (!e.exited) e.killedBy ??= 'kill';
-    return killAll((p) => p.uid === this.uid);
+  async killEverything(): Promise<number[]> {
+    const victims = [...this.byGid.values()].filter((e) => !e.exited);
+    for (const e of victims) e.killedBy ??= 'kill';
+    const pids = await killAll((p) => p.uid === this.uid);
+    for (const e of victims) e.exited = true;
+    return pids;
   }
 }

@@ -3,16 +3,17 @@
  * `files`. Everything the agent creates is owned by the session uid, so user code can change
  * or remove it; errno values are mapped to the protocol's error codes here.
  */
+import { randomBytes } from 'node:crypto';
 import {
-  closeSync, constants, fchownSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, rmSync,
+  closeSync, constants, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync,
   writeSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { assertFdInside, safePath, WORKSPACE, type SafePath } from './paths.ts';
 import { AgentError } from './protocol.ts';
 
 // O_NONBLOCK: opening a FIFO user code planted must fail or return at once, never hang the agent.
-const { O_WRONLY, O_RDONLY, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = constants;
+const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 /** Linux's value; fs.constants does not export it. No fd of the agent may leak into a program. */
 export const O_CLOEXEC = 0o2000000;
 
@@ -103,17 +104,24 @@ export class FileOps {
     }
   }
 
-  /** No O_TRUNC before the fd is known to be inside /workspace: a raced swap truncates nothing. */
+  /**
+   * Writes a sibling temporary file, then renames it over the target: a write that fails (disk
+   * full) leaves the old file as it was and no partial one. The rename replaces a symlink user
+   * code planted rather than following it, and cannot leave /workspace (its own filesystem).
+   */
   private writeAt(target: SafePath, data: Buffer, path: string): void {
-    const fd = openSync(target.abs, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o644);
+    const tmp = join(dirname(target.abs), `.${basename(target.abs)}.${randomBytes(4).toString('hex')}.part`);
+    const fd = openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o644);
+    let renamed = false;
     try {
       assertFdInside(fd, path);
-      if (!fstatSync(fd).isFile()) throw new AgentError('invalid_request', `${path} is not a regular file`, { path });
       fchownSync(fd, this.uid, this.uid);
-      ftruncateSync(fd, 0);
       for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off);
+      renameSync(tmp, target.abs);
+      renamed = true;
     } finally {
       closeSync(fd);
+      if (!renamed) rmSync(tmp, { force: true });
     }
   }
 }
