@@ -1,19 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Buntime } from '@buntime/sdk';
-import { apiUrl, newClient } from './support/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { apiUrl, newClient, useSession } from './support/harness.ts';
 
-let client: Buntime;
-let key: string;
-let cleanup: () => Promise<void>;
-let sessionId: string;
-
-beforeAll(async () => {
-  let account;
-  ({ client, cleanup, account } = await newClient());
-  key = account.key;
-  sessionId = (await client.sessions.create()).id;
-});
-afterAll(() => cleanup());
+const s = useSession();
 
 interface RawEvent { id: string; event: string; data: string; at: number }
 
@@ -45,7 +33,7 @@ async function readEvents(res: Response, stopAfter = Infinity): Promise<RawEvent
 function post(body: unknown) {
   return fetch(`${apiUrl()}/execute`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${s.key}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
 }
@@ -56,7 +44,7 @@ describe('streaming', () => {
   it('relays output as it is written, then the full result', async () => {
     const seen: Array<{ type: string; at: number; data?: string }> = [];
     let result: any;
-    for await (const e of client.executeStream({ sessionId, code: FIVE_LINES })) {
+    for await (const e of s.client.executeStream({ sessionId: s.sessionId, code: FIVE_LINES })) {
       if (e.type === 'result') result = e.result;
       else seen.push({ type: e.type, at: Date.now(), data: e.data });
       if (e.type === 'result') seen.push({ type: 'result', at: Date.now() });
@@ -66,14 +54,14 @@ describe('streaming', () => {
     expect(outs.map((e) => e.data).join('')).toBe('line 1\nline 2\nline 3\nline 4\nline 5\n');
     const resultAt = seen.at(-1)!.at;
     expect(resultAt - outs[0]!.at).toBeGreaterThan(900);
-    const plain = await client.execute({ sessionId, code: 'console.log(1)' });
+    const plain = await s.client.execute({ sessionId: s.sessionId, code: 'console.log(1)' });
     expect(Object.keys(result).sort()).toEqual(Object.keys(plain).sort());
     expect(result.stdout).toBe('line 1\nline 2\nline 3\nline 4\nline 5\n');
     expect(result.status).toBe('ok');
   });
 
   it('answers text/event-stream at once with an id on every event', async () => {
-    const res = await post({ sessionId, code: 'await Bun.sleep(1500); console.log("late")', stream: true });
+    const res = await post({ sessionId: s.sessionId, code: 'await Bun.sleep(1500); console.log("late")', stream: true });
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(res.headers.get('x-execution-id')).toMatch(/^exec_/);
     const events = await readEvents(res);
@@ -86,18 +74,18 @@ describe('streaming', () => {
     const text = 'héllo wörld 🚀 ✓ 日本';
     const code = `const bytes = new TextEncoder().encode(${JSON.stringify(text)}); for (const b of bytes) { process.stdout.write(new Uint8Array([b])); await Bun.sleep(2); }`;
     let out = '';
-    for await (const e of client.executeStream({ sessionId, code })) if (e.type === 'stdout') out += e.data;
+    for await (const e of s.client.executeStream({ sessionId: s.sessionId, code })) if (e.type === 'stdout') out += e.data;
     expect(out).toBe(text);
   });
 
   it('resumes with Last-Event-ID with exactly the missed events', async () => {
     const code = 'for (let i = 1; i <= 8; i++) { console.log(`n${i}`); await Bun.sleep(150); }';
-    const res = await post({ sessionId, code, stream: true });
+    const res = await post({ sessionId: s.sessionId, code, stream: true });
     const executionId = res.headers.get('x-execution-id')!;
     const first = await readEvents(res, 2);
     expect(first).toHaveLength(2);
     const resumed = await fetch(`${apiUrl()}/executions/${executionId}/events`, {
-      headers: { authorization: `Bearer ${key}`, 'last-event-id': first[1]!.id },
+      headers: { authorization: `Bearer ${s.key}`, 'last-event-id': first[1]!.id },
     });
     const rest = await readEvents(resumed);
     const all = [...first, ...rest];
@@ -108,20 +96,20 @@ describe('streaming', () => {
     const text = all.filter((e) => e.event === 'stdout').map((e) => JSON.parse(e.data).data).join('');
     expect(text).toBe('n1\nn2\nn3\nn4\nn5\nn6\nn7\nn8\n');
     // A full replay from the start gives the same events.
-    const replay = await readEvents(await fetch(`${apiUrl()}/executions/${executionId}/events`, { headers: { authorization: `Bearer ${key}` } }));
+    const replay = await readEvents(await fetch(`${apiUrl()}/executions/${executionId}/events`, { headers: { authorization: `Bearer ${s.key}` } }));
     expect(replay.map((e) => e.id)).toEqual(ids);
   });
 
   it('keeps running after the client disconnects', async () => {
-    const res = await post({ sessionId, code: 'await Bun.sleep(800); await Bun.write("after-disconnect.txt", "done")', stream: true });
+    const res = await post({ sessionId: s.sessionId, code: 'await Bun.sleep(800); await Bun.write("after-disconnect.txt", "done")', stream: true });
     await res.body!.cancel();
     await new Promise((r) => setTimeout(r, 1500));
-    const r = await client.execute({ sessionId, command: 'cat after-disconnect.txt' });
+    const r = await s.client.execute({ sessionId: s.sessionId, command: 'cat after-disconnect.txt' });
     expect(r.stdout).toBe('done');
   });
 
   it('does not serve another account\'s execution events', async () => {
-    const res = await post({ sessionId, code: 'console.log(1)', stream: true });
+    const res = await post({ sessionId: s.sessionId, code: 'console.log(1)', stream: true });
     const executionId = res.headers.get('x-execution-id')!;
     await readEvents(res);
     const other = await newClient();

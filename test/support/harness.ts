@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import type { Buntime } from '@buntime/sdk';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { AccountStore } from '../../core/accounts.ts';
 import { createRedis, Keys } from '../../core/redis.ts';
 
@@ -85,4 +86,20 @@ export async function deleteSessionsOf(key: string) {
   const list = await http('GET', '/sessions?limit=1000', { key });
   const ids: string[] = (list.json?.sessions ?? []).map((s: { sessionId: string }) => s.sessionId);
   await Promise.all(ids.map((id) => http('DELETE', `/sessions/${id}`, { key })));
+}
+
+/**
+ * A fresh account on `plan`, its SDK client and one session, made before a file's tests and
+ * cleaned up after them. Read the fields inside tests (they are set in `beforeAll`).
+ */
+export function useSession(plan: 'free' | 'paid' | 'enterprise' = 'free', create: Parameters<Buntime['sessions']['create']>[0] = {}) {
+  const fixture = {} as { client: Buntime; key: string; sessionId: string };
+  let cleanup: () => Promise<void> = async () => {};
+  beforeAll(async () => {
+    const c = await newClient(plan);
+    cleanup = c.cleanup;
+    Object.assign(fixture, { client: c.client, key: c.account.key, sessionId: (await c.client.sessions.create(create)).id });
+  });
+  afterAll(() => cleanup());
+  return fixture;
 }
