@@ -35,9 +35,14 @@ ensure_npm_deps() {
 ensure_docker() {
   if [ -n "${DOCKER_HOST:-}" ] || docker_ok; then return; fi
   command -v dockerd >/dev/null || apt_install docker.io
+  command -v runsc >/dev/null || apt_install runsc
+  # gVisor as an optional runtime (SANDBOX_RUNTIME=runsc); ptrace platform: kvm hangs on VMs.
+  cat >"$STATE/daemon.json" <<JSON
+{ "runtimes": { "runsc": { "path": "$(command -v runsc)", "runtimeArgs": ["--platform=ptrace", "--network=none"] } } }
+JSON
   log "starting dockerd (--bridge=none --iptables=false --ip-masq=false)"
   nohup dockerd --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
-    >"$STATE/dockerd.log" 2>&1 &
+    --config-file "$STATE/daemon.json" >"$STATE/dockerd.log" 2>&1 &
   for _ in $(seq 1 150); do docker_ok && return; sleep 0.2; done
   log "dockerd did not come up; see $STATE/dockerd.log"; exit 1
 }

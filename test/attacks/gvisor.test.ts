@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import type { Buntime } from '@buntime/sdk';
+import { startApi } from '../../api/main.ts';
+import { AccountStore } from '../../core/accounts.ts';
+import { createRedis, Keys } from '../../core/redis.ts';
+import { startRunner } from '../../runner/main.ts';
+
+/**
+ * The optional hardened runtime: a node configured with SANDBOX_RUNTIME=runsc runs its sessions
+ * under gVisor (the bootstrap registers runsc with the engine it starts) with the same contract.
+ */
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+const run = randomBytes(4).toString('hex');
+const env = {
+  ...process.env, REDIS_PREFIX: `btgvisor-${run}`, NODE_ID: `gvisor-${run}`, PORT: '0', LOG_LEVEL: 'warn',
+  SANDBOX_RUNTIME: 'runsc',
+};
+let stop: Array<() => Promise<void>> = [];
+let client: Buntime;
+let sessionId: string;
+
+beforeAll(async () => {
+  const info = await docker.info();
+  expect(Object.keys(info.Runtimes ?? {}), 'the engine must have the runsc runtime registered').toContain('runsc');
+  const runner = await startRunner(env);
+  const api = await startApi(env);
+  stop = [api.stop, runner.stop];
+  const redis = createRedis(inject('redisUrl'));
+  const accounts = new AccountStore(redis, new Keys(env.REDIS_PREFIX));
+  await accounts.createAccount('gvisor', 'paid');
+  const { key } = await accounts.createKey('gvisor');
+  redis.disconnect();
+  const { Buntime } = await import('@buntime/sdk');
+  client = new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 });
+  sessionId = (await client.sessions.create({ resourceLimits: { memory: 256, cpu: 1, disk: 64 } })).id;
+});
+afterAll(async () => {
+  await client?.sessions.delete(sessionId).catch(() => {});
+  for (const s of stop) await s();
+});
+
+describe('gVisor runtime', () => {
+  it('runs the session container under runsc', async () => {
+    const [c] = await docker.listContainers({ filters: { label: [`buntime.session=${sessionId}`] } });
+    const info = await docker.getContainer(c!.Id).inspect();
+    expect(info.HostConfig.Runtime).toBe('runsc');
+    const r = await client.execute({ sessionId, command: 'dmesg | head -1' });
+    expect(r.stdout).toContain('gVisor');
+  });
+
+  it('keeps the contract: TypeScript, files, non-root without capabilities, no network', async () => {
+    const r = await client.execute({
+      sessionId,
+      files: [{ path: 'lib.ts', content: 'export const twice = (n: number): number => n * 2;\n' }],
+      code: `import { twice } from './lib.ts';
+        const caps = (await Bun.file('/proc/self/status').text()).match(/CapEff:\\s+(\\w+)/)?.[1];
+        let net = 'blocked';
+        try { await fetch('http://127.0.0.1:9/', { signal: AbortSignal.timeout(2000) }); net = 'open'; } catch {}
+        console.log(twice(21), process.getuid() !== 0, caps, net);`,
+    });
+    expect(r.stdout).toBe('42 true 0000000000000000 blocked\n');
+    expect(r.filesWritten).toEqual(['lib.ts']);
+  });
+
+  it('kills a runaway program at its timeout and leaves nothing behind', async () => {
+    const r = await client.execute({ sessionId, command: 'setsid sleep 300 & echo started; while :; do :; done', timeout: 2 });
+    expect(r.timedOut).toBe(true);
+    expect(r.stdout).toBe('started\n');
+    const ps = await client.execute({ sessionId, command: 'ps -o args | grep -cx "sleep 300"' });
+    expect(ps.stdout.trim()).toBe('0');
+  });
+});
