@@ -31,6 +31,10 @@ describe('executeBody', () => {
     }
   });
 
+  it('asks for a JSON body when there is none', () => {
+    expect(() => parse(executeBody, undefined)).toThrow(expect.objectContaining({ code: 'invalid_request', details: { field: 'body' } }));
+  });
+
   it('accepts a minimal body', () => {
     expect(parse(executeBody, { sessionId: 's', command: 'true' })).toEqual({ sessionId: 's', command: 'true' });
   });

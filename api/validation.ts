@@ -67,6 +67,11 @@ export type ExecuteBody = z.infer<typeof executeBody>;
 
 /** Parses with zod, turning the first problem into a 400 that names the field. */
 export function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  if (value === undefined) {
+    throw new BuntimeError('invalid_request', 'a JSON object body is required (Content-Type: application/json)', {
+      details: { field: 'body' },
+    });
+  }
   const res = schema.safeParse(value);
   if (res.success) return res.data;
   const first = res.error.issues[0];
