@@ -23,6 +23,8 @@ const schema = z.object({
   SANDBOX_TMP_MB: z.coerce.number().int().min(1).max(1024).default(64),
   NODE_SESSION_CAPACITY: z.coerce.number().int().min(1).default(200),
   NODE_EXEC_CONCURRENCY: z.coerce.number().int().min(1).default(64),
+  /** Seconds without a request after which a session's container is paused (state `idle`). */
+  IDLE_AFTER: z.coerce.number().int().min(1).default(300),
   MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   REQUEST_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   TRUST_PROXY: bool.default(false),

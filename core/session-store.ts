@@ -32,6 +32,8 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
 return 1`);
 
+const SET_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0`;
+
 /**
  * Session records and the per-account slots that enforce the concurrent-session cap. The cap
  * check and the slot taking are one Lua script, so parallel creates cannot overshoot it.
@@ -71,9 +73,15 @@ export class SessionStore {
     return h.sessionId ? deserialize(h) : undefined;
   }
 
+  /** Records the session's lifecycle state (`active`, `idle`). */
+  async setState(sessionId: string, state: SessionState): Promise<void> {
+    // Only an existing record: a session deleted meanwhile must not come back as a stub.
+    await this.redis.eval(SET_IF_EXISTS, 1, this.keys.session(sessionId), 'state', state);
+  }
+
   /** Marks the session used now. */
   async touch(sessionId: string, now = Date.now()): Promise<void> {
-    await this.redis.hset(this.keys.session(sessionId), 'lastActive', String(now));
+    await this.redis.eval(SET_IF_EXISTS, 1, this.keys.session(sessionId), 'lastActive', String(now));
   }
 
   /** Removes the record and frees its slot; true if it existed. */

@@ -36,6 +36,8 @@ export class DockerDriver implements SandboxDriver {
   async connect(containerId: string): Promise<Sandbox> {
     const container = this.docker.getContainer(containerId);
     const info = await this.call(() => container.inspect());
+    // A runner that stopped while a session was idle leaves its container paused.
+    if (info.State.Paused) await this.unpause(containerId);
     const channel = await this.attach(container);
     if (!info.State.Running) await this.call(() => container.start());
     await this.ready(channel);
@@ -58,6 +60,19 @@ export class DockerDriver implements SandboxDriver {
       filters: { label: [`buntime.node=${nodeId}`] },
     }));
     return found.map((c) => ({ containerId: c.Id, sessionId: c.Labels['buntime.session'] ?? '' }));
+  }
+
+  async pause(containerId: string): Promise<void> {
+    await this.call(() => this.docker.getContainer(containerId).pause());
+  }
+
+  async unpause(containerId: string): Promise<void> {
+    try {
+      await this.docker.getContainer(containerId).unpause();
+    } catch (err) {
+      // 409: not paused (e.g. it was restarted meanwhile): nothing to thaw.
+      if ((err as { statusCode?: number }).statusCode !== 409) throw mapDockerError(err);
+    }
   }
 
   async diagnose(containerId: string): Promise<SandboxDiagnosis | undefined> {

@@ -37,9 +37,8 @@ export class Executor {
 
   /** Sends one request to a session's agent, mapping a vanished agent to the API's errors. */
   async agent(sessionId: string, fn: (ch: AgentChannel) => Promise<AgentReply>): Promise<AgentReply> {
-    const channel = await this.host.channel(sessionId);
     try {
-      return await fn(channel);
+      return await this.host.use(sessionId, fn);
     } catch (err) {
       if (!(err instanceof AgentGoneError)) throw err;
       this.log.warn({ sessionId, reason: err.message }, 'agent went away during a request');

@@ -25,7 +25,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   const store = new SessionStore(redis, keys);
   const host = new SessionHost(driver, store, redis, keys, {
     nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME,
-    pidsLimit: cfg.SANDBOX_PIDS_LIMIT, tmpMb: cfg.SANDBOX_TMP_MB,
+    pidsLimit: cfg.SANDBOX_PIDS_LIMIT, tmpMb: cfg.SANDBOX_TMP_MB, idleAfterMs: cfg.IDLE_AFTER * 1000,
   }, log.child({ module: 'host' }));
   const reaped = await host.reapOrphans();
   if (reaped > 0) log.info({ reaped }, 'removed orphan containers');
@@ -51,6 +51,8 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
 
   const timers = [
     setInterval(() => void host.expireDue().catch((err: unknown) => log.warn({ err }, 'expiry sweep failed')), 1_000),
+    setInterval(() => void host.sleepIdle().catch((err: unknown) => log.warn({ err }, 'idle sweep failed')),
+      Math.min(10_000, cfg.IDLE_AFTER * 500)),
     setInterval(() => void host.reapOrphans().catch((err: unknown) => log.warn({ err }, 'orphan sweep failed')), 60_000),
   ];
   await Promise.all([nodeWorker.waitUntilReady(), sessionsWorker.waitUntilReady()]);

@@ -44,12 +44,12 @@ export function nodeHandlers(host: SessionHost, exec: Executor): Handlers<NodeJo
       return { deleted: true, path: String(r.path) };
     },
     upload: async (p) => {
-      const ch = await host.channel(p.sessionId);
-      return { files: await untarInto(ch, p.path, Buffer.from(p.tarBase64, 'base64'), p.maxFileBytes) };
+      const files = await host.use(p.sessionId, (ch) => untarInto(ch, p.path, Buffer.from(p.tarBase64, 'base64'), p.maxFileBytes));
+      return { files };
     },
     download: async (p) => {
-      const ch = await host.channel(p.sessionId);
-      return { tarBase64: (await tarFrom(ch, p.path)).toString('base64') };
+      const tar = await host.use(p.sessionId, (ch) => tarFrom(ch, p.path));
+      return { tarBase64: tar.toString('base64') };
     },
   };
 }

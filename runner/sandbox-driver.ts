@@ -27,4 +27,8 @@ export interface SandboxDriver {
   /** Session containers of a node, running or not, as found by their labels. */
   list(nodeId: string): Promise<Array<{ containerId: string; sessionId: string }>>;
   diagnose(containerId: string): Promise<SandboxDiagnosis | undefined>;
+  /** Freezes every process of the container (idle session). */
+  pause(containerId: string): Promise<void>;
+  /** Thaws a paused container; a container that is not paused is fine. */
+  unpause(containerId: string): Promise<void>;
 }

@@ -6,6 +6,7 @@ import type { SessionJobs } from '../core/queues.ts';
 import type { Keys } from '../core/redis.ts';
 import type { SessionRecord, SessionStore } from '../core/session-store.ts';
 import type { AgentChannel } from './agent-channel.ts';
+import { IdleKeeper } from './idle-keeper.ts';
 import type { Sandbox, SandboxDriver } from './sandbox-driver.ts';
 
 export interface HostOptions {
@@ -14,6 +15,8 @@ export interface HostOptions {
   runtime: string;
   pidsLimit: number;
   tmpMb: number;
+  /** A session unused this long is paused (state `idle`), ms. */
+  idleAfterMs: number;
 }
 
 /** First uid handed to session users; far above any uid the host's own accounts use. */
@@ -28,6 +31,7 @@ const UID_RANGE = 800_000;
 export class SessionHost {
   private readonly sandboxes = new Map<string, Promise<Sandbox>>();
   private readonly creating = new Set<string>();
+  private readonly idle: IdleKeeper;
 
   constructor(
     private readonly driver: SandboxDriver,
@@ -36,7 +40,19 @@ export class SessionHost {
     private readonly keys: Keys,
     private readonly opts: HostOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.idle = new IdleKeeper(driver, store, (id) => this.containerIdOf(id), opts.idleAfterMs, log);
+  }
+
+  /** Runs `fn` with the session's agent channel, waking the session first if it is idle. */
+  use<T>(sessionId: string, fn: (channel: AgentChannel) => Promise<T>): Promise<T> {
+    return this.idle.use(sessionId, async () => fn(await this.channel(sessionId)));
+  }
+
+  /** Pauses the sessions that have been idle long enough. */
+  sleepIdle(): Promise<number> {
+    return this.idle.sweep();
+  }
 
   get count(): number {
     return this.sandboxes.size + this.creating.size;
@@ -56,6 +72,7 @@ export class SessionHost {
         metadata: p.metadata, resourceLimits: p.resourceLimits,
       });
       this.sandboxes.set(p.sessionId, Promise.resolve(sandbox));
+      this.idle.track(p.sessionId);
       return { nodeId, containerId: sandbox.containerId };
     } finally {
       this.creating.delete(p.sessionId);
@@ -88,6 +105,7 @@ export class SessionHost {
     const rec = await this.store.get(sessionId);
     const sandbox = await this.sandboxes.get(sessionId)?.catch(() => undefined);
     this.sandboxes.delete(sessionId);
+    this.idle.forget(sessionId);
     sandbox?.channel.close('session deleted');
     const containerId = sandbox?.containerId ?? rec?.containerId;
     if (containerId) await this.driver.remove(containerId);
@@ -127,6 +145,11 @@ export class SessionHost {
       sandbox?.channel.close('runner stopping');
     }
     this.sandboxes.clear();
+  }
+
+  private async containerIdOf(sessionId: string): Promise<string | undefined> {
+    const sandbox = await this.sandboxes.get(sessionId)?.catch(() => undefined);
+    return sandbox?.containerId ?? (await this.store.get(sessionId))?.containerId;
   }
 
   private async record(sessionId: string): Promise<SessionRecord> {
