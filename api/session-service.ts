@@ -31,20 +31,21 @@ export class SessionService {
     const plan = this.plans[who.plan];
     const resourceLimits = sessionLimits(plan, who.plan, body);
     const ttl = sessionTtl(plan, body);
-    const sessionId = `ses_${randomBase62(20)}`;
-    if (!(await this.store.reserve(who.account, sessionId, plan.maxSessions))) {
+    const slotId = `slot_${randomBase62(20)}`;
+    if (!(await this.store.reserve(who.account, slotId, plan.maxSessions))) {
       throw new BuntimeError('session_limit_exceeded', `the plan allows ${plan.maxSessions} concurrent sessions`, {
         details: { limit: plan.maxSessions }, retryAfterSec: 10,
       });
     }
     const createdAt = Date.now();
     const expiresAt = createdAt + ttl * 1000;
+    let sessionId: string;
     try {
-      await this.rpc.call(sessionJobs, SESSIONS_QUEUE, 'create', {
-        sessionId, account: who.account, resourceLimits, metadata: body.metadata ?? {}, createdAt, expiresAt,
-      }, { timeoutMs: CREATE_TIMEOUT_MS });
+      ({ sessionId } = await this.rpc.call(sessionJobs, SESSIONS_QUEUE, 'create', {
+        slotId, account: who.account, resourceLimits, metadata: body.metadata ?? {}, createdAt, expiresAt,
+      }, { timeoutMs: CREATE_TIMEOUT_MS }));
     } catch (err) {
-      await this.store.release(who.account, sessionId).catch(() => {});
+      await this.store.release(who.account, slotId).catch(() => {});
       throw err;
     }
     this.usage.sessionOpened(who.keyId, sessionId, createdAt, expiresAt);

@@ -23,6 +23,8 @@ const schema = z.object({
   SANDBOX_TMP_MB: z.coerce.number().int().min(1).max(1024).default(64),
   NODE_SESSION_CAPACITY: z.coerce.number().int().min(1).default(200),
   NODE_EXEC_CONCURRENCY: z.coerce.number().int().min(1).default(64),
+  /** Pre-started sandboxes of the default shape each node keeps ready for creates. */
+  WARM_POOL_SIZE: z.coerce.number().int().min(0).max(64).default(2),
   /** Seconds without a request after which a session's container is paused (state `idle`). */
   IDLE_AFTER: z.coerce.number().int().min(1).default(300),
   MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),

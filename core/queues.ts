@@ -20,10 +20,14 @@ const sessionRef = z.object({ sessionId: z.string() });
 const path = z.string().min(1).max(4096);
 
 export const sessionJobs = {
-  /** Create a session container on whichever node takes the job. */
+  /**
+   * Create a session on whichever node takes the job. The node names the session (it may hand
+   * out a warm container that already carries its id); `slotId` is the account slot the API
+   * reserved for it, which the node turns into the session's own.
+   */
   create: {
     payload: z.object({
-      sessionId: z.string(),
+      slotId: z.string(),
       account: z.string(),
       resourceLimits: resourceLimitsSchema,
       metadata: z.record(z.string(), z.unknown()),
@@ -32,7 +36,7 @@ export const sessionJobs = {
       /** Epoch ms. */
       expiresAt: z.number().int(),
     }),
-    result: z.object({ nodeId: z.string(), containerId: z.string() }),
+    result: z.object({ sessionId: z.string(), nodeId: z.string(), containerId: z.string() }),
   },
 } as const;
 

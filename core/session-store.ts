@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { randomBase62 } from './accounts.ts';
 import type { Keys } from './redis.ts';
 import { RedisScript } from './redis-script.ts';
 import type { ResourceLimits } from './schemas.ts';
@@ -18,6 +19,11 @@ export interface SessionRecord {
   state: SessionState;
   metadata: Record<string, unknown>;
   resourceLimits: ResourceLimits;
+}
+
+/** A new session id: `ses_` + 20 random base62 characters. */
+export function newSessionId(): string {
+  return `ses_${randomBase62(20)}`;
 }
 
 /** How long a slot reserved for a create in flight is held if nobody confirms it, ms. */
@@ -56,13 +62,17 @@ export class SessionStore {
     await this.redis.zrem(this.keys.accountSessions(account), sessionId);
   }
 
-  /** Stores a created session and turns its slot lease into a hold until it expires. */
-  async put(rec: SessionRecord): Promise<void> {
+  /**
+   * Stores a created session and, in the same transaction, turns the slot reserved for it
+   * (`slotId`) into the session's own hold until it expires.
+   */
+  async put(rec: SessionRecord, slotId = rec.sessionId): Promise<void> {
     const key = this.keys.session(rec.sessionId);
     await this.redis
       .multi()
       .hset(key, serialize(rec))
       .pexpireat(key, rec.expiresAt + 3_600_000)
+      .zrem(this.keys.accountSessions(rec.account), slotId)
       .zadd(this.keys.accountSessions(rec.account), rec.expiresAt, rec.sessionId)
       .zadd(this.keys.nodeExpiries(rec.nodeId), rec.expiresAt, rec.sessionId)
       .exec();

@@ -2,6 +2,7 @@ import type { DestinationStream } from 'pino';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { nodeJobs, nodeQueueName, SESSIONS_QUEUE, sessionJobs } from '../core/queues.ts';
+import { loadPlans } from '../core/plans.ts';
 import { createRedis, Keys } from '../core/redis.ts';
 import { SessionStore } from '../core/session-store.ts';
 import { DockerDriver } from './docker-driver.ts';
@@ -26,9 +27,11 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   const host = new SessionHost(driver, store, redis, keys, {
     nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME,
     pidsLimit: cfg.SANDBOX_PIDS_LIMIT, tmpMb: cfg.SANDBOX_TMP_MB, idleAfterMs: cfg.IDLE_AFTER * 1000,
+    warmShape: loadPlans(cfg.PLANS_FILE).free.defaults, warmPoolSize: cfg.WARM_POOL_SIZE,
   }, log.child({ module: 'host' }));
   const reaped = await host.reapOrphans();
   if (reaped > 0) log.info({ reaped }, 'removed orphan containers');
+  host.warmUp();
 
   const executor = new Executor(host, new ExecEventLog(redis, keys), log.child({ module: 'executor' }));
   const common = { connection: blocking, publisher: redis, keys, bullPrefix, log };
@@ -45,7 +48,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
     // A full node stops pulling creates so another node takes them.
     if (atCapacity && !sessionsWorker.isPaused()) sessionsWorker.pause(true);
     if (!atCapacity && sessionsWorker.isPaused()) sessionsWorker.resume();
-    return { sessions: host.count, capacity: cfg.NODE_SESSION_CAPACITY };
+    return { sessions: host.count, capacity: cfg.NODE_SESSION_CAPACITY, warm: host.warmReady };
   });
   await heartbeat.start();
 

@@ -13,7 +13,7 @@ export class NodeHeartbeat {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly nodeId: string,
-    private readonly load: () => { sessions: number; capacity: number },
+    private readonly load: () => { sessions: number; capacity: number; warm: number },
   ) {}
 
   async start(): Promise<void> {

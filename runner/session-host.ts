@@ -4,9 +4,11 @@ import type { Logger } from '../core/logger.ts';
 import type { Payload } from '../core/queues.ts';
 import type { SessionJobs } from '../core/queues.ts';
 import type { Keys } from '../core/redis.ts';
-import type { SessionRecord, SessionStore } from '../core/session-store.ts';
+import type { ResourceLimits } from '../core/schemas.ts';
+import { newSessionId, type SessionRecord, type SessionStore } from '../core/session-store.ts';
 import type { AgentChannel } from './agent-channel.ts';
 import { IdleKeeper } from './idle-keeper.ts';
+import { WarmPool, type WarmSandbox } from './warm-pool.ts';
 import type { Sandbox, SandboxDriver } from './sandbox-driver.ts';
 
 export interface HostOptions {
@@ -17,6 +19,9 @@ export interface HostOptions {
   tmpMb: number;
   /** A session unused this long is paused (state `idle`), ms. */
   idleAfterMs: number;
+  /** Shape (the plans' default limits) and size of the warm pool. */
+  warmShape: ResourceLimits;
+  warmPoolSize: number;
 }
 
 /** First uid handed to session users; far above any uid the host's own accounts use. */
@@ -32,6 +37,7 @@ export class SessionHost {
   private readonly sandboxes = new Map<string, Promise<Sandbox>>();
   private readonly creating = new Set<string>();
   private readonly idle: IdleKeeper;
+  private readonly pool: WarmPool;
 
   constructor(
     private readonly driver: SandboxDriver,
@@ -42,6 +48,7 @@ export class SessionHost {
     private readonly log: Logger,
   ) {
     this.idle = new IdleKeeper(driver, store, (id) => this.containerIdOf(id), opts.idleAfterMs, log);
+    this.pool = new WarmPool((id, limits) => this.startSandbox(id, limits), opts.warmShape, opts.warmPoolSize, log);
   }
 
   /** Runs `fn` with the session's agent channel, waking the session first if it is idle. */
@@ -55,27 +62,52 @@ export class SessionHost {
   }
 
   get count(): number {
-    return this.sandboxes.size + this.creating.size;
+    return this.sandboxes.size + this.creating.size + this.pool.count;
   }
 
-  async create(p: Payload<SessionJobs, 'create'>): Promise<{ nodeId: string; containerId: string }> {
-    this.creating.add(p.sessionId);
+  /** Creates a session: a warm sandbox of the right shape if one is ready, else a new one. */
+  async create(p: Payload<SessionJobs, 'create'>): Promise<{ sessionId: string; nodeId: string; containerId: string }> {
+    const warm = this.pool.take(p.resourceLimits) ?? await this.startSandbox(newSessionId(), p.resourceLimits);
+    const { sessionId, uid, sandbox } = warm;
+    const { nodeId } = this.opts;
+    this.creating.add(sessionId);
+    try {
+      await this.store.put({
+        sessionId, account: p.account, nodeId, containerId: sandbox.containerId, uid,
+        createdAt: p.createdAt, expiresAt: p.expiresAt, lastActive: p.createdAt, state: 'active',
+        metadata: p.metadata, resourceLimits: p.resourceLimits,
+      }, p.slotId);
+      this.sandboxes.set(sessionId, Promise.resolve(sandbox));
+      this.idle.track(sessionId);
+      return { sessionId, nodeId, containerId: sandbox.containerId };
+    } catch (err) {
+      await this.driver.remove(sandbox.containerId).catch(() => {});
+      throw err;
+    } finally {
+      this.creating.delete(sessionId);
+    }
+  }
+
+  /** Warm sandboxes ready to be handed out. */
+  get warmReady(): number {
+    return this.pool.readyCount;
+  }
+
+  /** Starts filling the warm pool (in the background). */
+  warmUp(): void {
+    void this.pool.fill();
+  }
+
+  /** Starts a sandbox for `sessionId` with a uid of its own. */
+  private async startSandbox(sessionId: string, limits: ResourceLimits): Promise<WarmSandbox> {
+    this.creating.add(sessionId);
     try {
       const uid = UID_BASE + ((await this.redis.incr(this.keys.uidSeq())) % UID_RANGE);
       const { nodeId, image, runtime, pidsLimit, tmpMb } = this.opts;
-      const sandbox = await this.driver.create({
-        sessionId: p.sessionId, nodeId, image, runtime, uid, limits: p.resourceLimits, pidsLimit, tmpMb,
-      });
-      await this.store.put({
-        sessionId: p.sessionId, account: p.account, nodeId, containerId: sandbox.containerId, uid,
-        createdAt: p.createdAt, expiresAt: p.expiresAt, lastActive: p.createdAt, state: 'active',
-        metadata: p.metadata, resourceLimits: p.resourceLimits,
-      });
-      this.sandboxes.set(p.sessionId, Promise.resolve(sandbox));
-      this.idle.track(p.sessionId);
-      return { nodeId, containerId: sandbox.containerId };
+      const sandbox = await this.driver.create({ sessionId, nodeId, image, runtime, uid, limits, pidsLimit, tmpMb });
+      return { sessionId, uid, sandbox };
     } finally {
-      this.creating.delete(p.sessionId);
+      this.creating.delete(sessionId);
     }
   }
 
@@ -128,7 +160,7 @@ export class SessionHost {
   async reapOrphans(): Promise<number> {
     let removed = 0;
     for (const c of await this.driver.list(this.opts.nodeId)) {
-      if (this.creating.has(c.sessionId)) continue;
+      if (this.creating.has(c.sessionId) || this.pool.owns(c.sessionId)) continue;
       const rec = c.sessionId ? await this.store.get(c.sessionId) : undefined;
       if (rec && rec.nodeId === this.opts.nodeId && rec.containerId === c.containerId) continue;
       await this.driver.remove(c.containerId);
@@ -138,8 +170,16 @@ export class SessionHost {
     return removed;
   }
 
-  /** Closes every channel; the containers keep running for the next runner to reconnect to. */
+  /**
+   * Removes the warm sandboxes and closes every channel; session containers keep running for
+   * the next runner to reconnect to.
+   */
   async stop(): Promise<void> {
+    // Warm sandboxes belong to no session: they go; session containers stay.
+    for (const warm of await this.pool.drain()) {
+      warm.sandbox.channel.close('runner stopping');
+      await this.driver.remove(warm.sandbox.containerId).catch(() => {});
+    }
     for (const p of this.sandboxes.values()) {
       const sandbox = await p.catch(() => undefined);
       sandbox?.channel.close('runner stopping');

@@ -64,7 +64,7 @@ describe('session lifecycle', () => {
 
   it('leaves no orphan container after a runner restart and reconnects to live sessions', async () => {
     const run = randomBytes(4).toString('hex');
-    const env = { ...process.env, REDIS_PREFIX: `btrestart-${run}`, NODE_ID: `restart-${run}`, PORT: '0', LOG_LEVEL: 'warn' };
+    const env = { ...process.env, REDIS_PREFIX: `btrestart-${run}`, NODE_ID: `restart-${run}`, PORT: '0', LOG_LEVEL: 'warn', WARM_POOL_SIZE: '0' };
     const nodeLabel = `buntime.node=${env.NODE_ID}`;
     const redis = createRedis(inject('redisUrl'));
     const keys = new Keys(env.REDIS_PREFIX);

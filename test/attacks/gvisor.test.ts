@@ -16,7 +16,7 @@ const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const run = randomBytes(4).toString('hex');
 const env = {
   ...process.env, REDIS_PREFIX: `btgvisor-${run}`, NODE_ID: `gvisor-${run}`, PORT: '0', LOG_LEVEL: 'warn',
-  SANDBOX_RUNTIME: 'runsc',
+  SANDBOX_RUNTIME: 'runsc', WARM_POOL_SIZE: '0',
 };
 let stop: Array<() => Promise<void>> = [];
 let client: Buntime;
