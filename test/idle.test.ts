@@ -21,12 +21,16 @@ describe('idle sessions', () => {
     const runner = await startRunner(env);
     const api = await startApi(env);
     const redis = createRedis(inject('redisUrl'));
+    let cleanup = async () => {};
     try {
       const accounts = new AccountStore(redis, new Keys(env.REDIS_PREFIX));
       await accounts.createAccount('idle', 'free');
       const { key } = await accounts.createKey('idle');
       const { Buntime } = await import('@buntime/sdk');
       const client = new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 });
+      cleanup = async () => {
+        for (const x of (await client.sessions.list()).sessions) await client.sessions.delete(x.sessionId).catch(() => {});
+      };
       const s = await client.sessions.create();
       // A background ticker: frozen while the session is idle.
       await client.spawn({ sessionId: s.id, command: 'i=0; while :; do i=$((i+1)); echo $i > tick; sleep 0.05; done' });
@@ -46,6 +50,7 @@ describe('idle sessions', () => {
       await client.sessions.delete(s.id);
       expect(await docker.listContainers({ all: true, filters: { label: [`buntime.session=${s.id}`] } })).toEqual([]);
     } finally {
+      await cleanup();
       await api.stop();
       await runner.stop();
       redis.disconnect();
