@@ -1,10 +1,18 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../core/redis.ts';
+import { RedisScript } from '../core/redis-script.ts';
 
 export type ExecEventName = 'stdout' | 'stderr' | 'result' | 'error';
 
 /** How long an execution's events stay readable after its last event, seconds. */
 const RETENTION_SEC = 900;
+
+// Append, keep, and wake the followers: one round trip per event.
+const APPEND = new RedisScript(`
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1], 'd', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', KEYS[2], id)
+return id`);
 
 /**
  * Appends an execution's output and result to its Redis Stream and wakes the API instances that
@@ -18,13 +26,7 @@ export class ExecEventLog {
   ) {}
 
   async append(executionId: string, event: ExecEventName, data: unknown): Promise<void> {
-    const key = this.keys.execEvents(executionId);
-    const res = await this.redis
-      .multi()
-      .xadd(key, '*', 'e', event, 'd', JSON.stringify(data))
-      .expire(key, RETENTION_SEC)
-      .exec();
-    const id = res?.[0]?.[1];
-    if (typeof id === 'string') await this.redis.publish(this.keys.execNotify(executionId), id);
+    await APPEND.run(this.redis, [this.keys.execEvents(executionId), this.keys.execNotify(executionId)],
+      [event, JSON.stringify(data), RETENTION_SEC]);
   }
 }
