@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { AccountStore } from '../core/accounts.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Plans, PlanName } from '../core/plans.ts';
+import { NodeDirectory } from '../core/node-directory.ts';
 import type { Keys } from '../core/redis.ts';
 import type { UsageStore } from '../core/usage.ts';
 import type { ExecutionService } from './execution-service.ts';
@@ -45,7 +46,7 @@ export function createApp(d: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext(d.log));
-  app.use(healthRoutes(d.redis, d.keys));
+  app.use(healthRoutes(d.redis, new NodeDirectory(d.redis, d.keys)));
   // Admin JWTs, not API keys: mounted before key authentication, with its own 401s and 404s.
   app.use('/admin', adminRoutes({ secret: d.adminSecret, accounts: d.accounts, usage: d.usage, plans: d.plans }));
   // Authenticate and meter before reading a body: unauthenticated callers cannot make us parse.

@@ -5,6 +5,7 @@ import { loadConfig } from '../core/config.ts';
 import { JobRpcClient } from '../core/job-rpc.ts';
 import { createLogger } from '../core/logger.ts';
 import { loadPlans } from '../core/plans.ts';
+import { NodeDirectory } from '../core/node-directory.ts';
 import { createRedis, Keys } from '../core/redis.ts';
 import { SessionStore } from '../core/session-store.ts';
 import { UsageStore } from '../core/usage.ts';
@@ -44,7 +45,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
   const accounts = new AccountStore(redis, keys);
-  const sessions = new SessionService(store, rpc, redis, keys, plans, () => publicUrl, usage);
+  const sessions = new SessionService(store, rpc, new NodeDirectory(redis, keys), plans, () => publicUrl, usage);
   const executions = new ExecutionService(sessions, rpc, plans, {
     maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
   }, new ExecStream(redis, new Notifier(subscriber), keys), usage);

@@ -1,10 +1,9 @@
-import type { Redis } from 'ioredis';
 import { randomBase62, type Principal } from '../core/accounts.ts';
 import { BuntimeError } from '../core/errors.ts';
 import type { JobRpcClient } from '../core/job-rpc.ts';
 import type { Plans } from '../core/plans.ts';
 import { nodeJobs, nodeQueueName, SESSIONS_QUEUE, sessionJobs } from '../core/queues.ts';
-import type { Keys } from '../core/redis.ts';
+import type { NodeDirectory } from '../core/node-directory.ts';
 import type { SessionRecord, SessionStore } from '../core/session-store.ts';
 import type { UsageStore } from '../core/usage.ts';
 import { sessionLimits, sessionTtl } from './limits.ts';
@@ -19,8 +18,7 @@ export class SessionService {
   constructor(
     private readonly store: SessionStore,
     private readonly rpc: JobRpcClient,
-    private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly nodes: NodeDirectory,
     private readonly plans: Plans,
     /** Base of the URLs handed out (previewUrl). */
     private readonly publicUrl: () => string,
@@ -31,6 +29,9 @@ export class SessionService {
     const plan = this.plans[who.plan];
     const resourceLimits = sessionLimits(plan, who.plan, body);
     const ttl = sessionTtl(plan, body);
+    if (!(await this.nodes.anyWithRoom())) {
+      throw new BuntimeError('service_unavailable', 'no node has room for a new session', { retryAfterSec: 10 });
+    }
     const slotId = `slot_${randomBase62(20)}`;
     if (!(await this.store.reserve(who.account, slotId, plan.maxSessions))) {
       throw new BuntimeError('session_limit_exceeded', `the plan allows ${plan.maxSessions} concurrent sessions`, {
@@ -46,6 +47,10 @@ export class SessionService {
       }, { timeoutMs: CREATE_TIMEOUT_MS }));
     } catch (err) {
       await this.store.release(who.account, slotId).catch(() => {});
+      // A create nobody picked up in time means no node had room: retry later, not a 408.
+      if (err instanceof BuntimeError && err.code === 'execution_timeout') {
+        throw new BuntimeError('service_unavailable', 'no node took the session in time', { retryAfterSec: 10, cause: err });
+      }
       throw err;
     }
     this.usage.sessionOpened(who.keyId, sessionId, createdAt, expiresAt);
@@ -109,8 +114,8 @@ export class SessionService {
     return { deleted: true, sessionId };
   }
 
-  private async nodeAlive(nodeId: string): Promise<boolean> {
-    return (await this.redis.exists(this.keys.node(nodeId))) === 1;
+  private nodeAlive(nodeId: string): Promise<boolean> {
+    return this.nodes.alive(nodeId);
   }
 }
 

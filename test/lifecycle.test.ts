@@ -47,6 +47,29 @@ describe('session lifecycle', () => {
     }
   });
 
+  it('answers 503 with Retry-After at once when no node can take a session', async () => {
+    const run = randomBytes(4).toString('hex');
+    const env = { ...process.env, REDIS_PREFIX: `btnonode-${run}`, PORT: '0', LOG_LEVEL: 'warn' };
+    const api = await startApi(env);
+    const redis = createRedis(inject('redisUrl'));
+    try {
+      const accounts = new AccountStore(redis, new Keys(env.REDIS_PREFIX));
+      await accounts.createAccount('nonode', 'free');
+      const { key } = await accounts.createKey('nonode');
+      const started = Date.now();
+      const res = await fetch(`${api.url}/sessions/create`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      // At once, not after the 60 s a queued create would wait.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(await redis.zcard(new Keys(env.REDIS_PREFIX).accountSessions('nonode'))).toBe(0);
+    } finally {
+      await api.stop();
+      redis.disconnect();
+    }
+  });
+
   it('reports a session through GET and lists it', async () => {
     const { client, cleanup } = await newClient();
     try {
