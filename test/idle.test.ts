@@ -1,11 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { startApi } from '../api/main.ts';
-import { AccountStore } from '../core/accounts.ts';
-import { createRedis, Keys } from '../core/redis.ts';
-import { startRunner } from '../runner/main.ts';
+import { ownService } from './support/harness.ts';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
@@ -14,28 +9,20 @@ async function paused(sessionId: string): Promise<boolean> {
   return (await docker.getContainer(c!.Id).inspect()).State.Paused;
 }
 
+async function untilPaused(sessionId: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await paused(sessionId)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+}
+
 describe('idle sessions', () => {
   it('pauses a session nobody uses and wakes it on the next request', async () => {
-    const run = randomBytes(4).toString('hex');
-    const env = { ...process.env, REDIS_PREFIX: `btidle-${run}`, NODE_ID: `idle-${run}`, PORT: '0', LOG_LEVEL: 'warn', IDLE_AFTER: '1' };
-    const runner = await startRunner(env);
-    const api = await startApi(env);
-    const redis = createRedis(inject('redisUrl'));
-    let cleanup = async () => {};
+    const service = await ownService('idle', { IDLE_AFTER: '1', WARM_POOL_SIZE: '0' });
+    const client = await service.client();
     try {
-      const accounts = new AccountStore(redis, new Keys(env.REDIS_PREFIX));
-      await accounts.createAccount('idle', 'free');
-      const { key } = await accounts.createKey('idle');
-      const { Buntime } = await import('@buntime/sdk');
-      const client = new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 });
-      cleanup = async () => {
-        for (const x of (await client.sessions.list()).sessions) await client.sessions.delete(x.sessionId).catch(() => {});
-      };
       const s = await client.sessions.create();
-      // A background ticker: frozen while the session is idle.
+      // A background ticker: frozen while the session is idle, running again once it wakes.
       await client.spawn({ sessionId: s.id, command: 'i=0; while :; do i=$((i+1)); echo $i > tick; sleep 0.05; done' });
-      const deadline = Date.now() + 10_000;
-      while (!(await paused(s.id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      await untilPaused(s.id);
       expect(await paused(s.id)).toBe(true);
       const listed = await client.sessions.list();
       expect(listed.sessions.find((x) => x.sessionId === s.id)?.state).toBe('idle');
@@ -46,14 +33,12 @@ describe('idle sessions', () => {
       expect((await client.sessions.get(s.id)).state).toBe('active');
 
       // An idle session can be deleted like any other.
-      while (!(await paused(s.id)) && Date.now() < deadline + 10_000) await new Promise((res) => setTimeout(res, 200));
+      await untilPaused(s.id);
       await client.sessions.delete(s.id);
       expect(await docker.listContainers({ all: true, filters: { label: [`buntime.session=${s.id}`] } })).toEqual([]);
     } finally {
-      await cleanup();
-      await api.stop();
-      await runner.stop();
-      redis.disconnect();
+      for (const x of (await client.sessions.list()).sessions) await client.sessions.delete(x.sessionId).catch(() => {});
+      await service.stop();
     }
   });
 });

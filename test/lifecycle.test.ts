@@ -6,8 +6,7 @@ import { startApi } from '../api/main.ts';
 import { AccountStore } from '../core/accounts.ts';
 import { createRedis, Keys } from '../core/redis.ts';
 import { containerSpec } from '../runner/container-spec.ts';
-import { startRunner } from '../runner/main.ts';
-import { newClient } from './support/harness.ts';
+import { newClient, ownService } from './support/harness.ts';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
@@ -86,33 +85,28 @@ describe('session lifecycle', () => {
   });
 
   it('leaves no orphan container after a runner restart and reconnects to live sessions', async () => {
-    const run = randomBytes(4).toString('hex');
-    const env = { ...process.env, REDIS_PREFIX: `btrestart-${run}`, NODE_ID: `restart-${run}`, PORT: '0', LOG_LEVEL: 'warn', WARM_POOL_SIZE: '0' };
-    const nodeLabel = `buntime.node=${env.NODE_ID}`;
+    const service = await ownService('restart', { WARM_POOL_SIZE: '0' });
+    const nodeLabel = `buntime.node=${service.nodeId}`;
     const redis = createRedis(inject('redisUrl'));
-    const keys = new Keys(env.REDIS_PREFIX);
-    let runner = await startRunner(env);
-    const api = await startApi(env);
+    let runnerUp = true;
     try {
-      const accounts = new AccountStore(redis, keys);
-      await accounts.createAccount('restart', 'free');
-      const { key } = await accounts.createKey('restart');
-      const { Buntime } = await import('@buntime/sdk');
-      const client = new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 });
+      const client = await service.client();
       const kept = await client.sessions.create();
       const dropped = await client.sessions.create();
       await client.execute({ sessionId: kept.id, command: 'echo survived > note.txt' });
-      await runner.stop();
+      await service.stopRunner();
+      runnerUp = false;
 
       // While the runner is down: one session's record vanishes and a stray container appears.
-      await redis.del(keys.session(dropped.id));
+      await redis.del(service.keys.session(dropped.id));
       const stray = await docker.createContainer(containerSpec({
-        sessionId: `ses_stray${run}`, nodeId: env.NODE_ID, image: process.env.SANDBOX_IMAGE ?? 'buntime-sandbox:0.1.0',
+        sessionId: `ses_stray${service.nodeId}`, nodeId: service.nodeId, image: process.env.SANDBOX_IMAGE ?? 'buntime-sandbox:0.1.0',
         runtime: 'runc', uid: 200_001, limits: { memory: 128, cpu: 0.25, timeout: 5, disk: 16 }, pidsLimit: 32, tmpMb: 8,
       }));
       expect(await containersOf(nodeLabel)).toHaveLength(3);
 
-      runner = await startRunner(env);
+      await service.restartRunner();
+      runnerUp = true;
       const left = await containersOf(nodeLabel);
       expect(left).toHaveLength(1);
       expect(left).not.toContain(stray.id);
@@ -121,8 +115,8 @@ describe('session lifecycle', () => {
       await client.sessions.delete(kept.id);
       expect(await containersOf(nodeLabel)).toEqual([]);
     } finally {
-      await api.stop();
-      await runner.stop();
+      if (runnerUp) await service.stop();
+      else await service.api.stop();
       for (const id of await containersOf(nodeLabel)) await docker.getContainer(id).remove({ force: true });
       redis.disconnect();
     }

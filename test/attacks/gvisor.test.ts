@@ -1,45 +1,27 @@
-import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import type { Buntime } from '@buntime/sdk';
-import { startApi } from '../../api/main.ts';
-import { AccountStore } from '../../core/accounts.ts';
-import { createRedis, Keys } from '../../core/redis.ts';
-import { startRunner } from '../../runner/main.ts';
+import { ownService } from '../support/harness.ts';
 
 /**
  * The optional hardened runtime: a node configured with SANDBOX_RUNTIME=runsc runs its sessions
  * under gVisor (the bootstrap registers runsc with the engine it starts) with the same contract.
  */
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
-const run = randomBytes(4).toString('hex');
-const env = {
-  ...process.env, REDIS_PREFIX: `btgvisor-${run}`, NODE_ID: `gvisor-${run}`, PORT: '0', LOG_LEVEL: 'warn',
-  SANDBOX_RUNTIME: 'runsc', WARM_POOL_SIZE: '0',
-};
-let stop: Array<() => Promise<void>> = [];
+let service: Awaited<ReturnType<typeof ownService>> | undefined;
 let client: Buntime;
 let sessionId: string;
 
 beforeAll(async () => {
   const info = await docker.info();
   expect(Object.keys(info.Runtimes ?? {}), 'the engine must have the runsc runtime registered').toContain('runsc');
-  const runner = await startRunner(env);
-  const api = await startApi(env);
-  stop = [api.stop, runner.stop];
-  const redis = createRedis(inject('redisUrl'));
-  const accounts = new AccountStore(redis, new Keys(env.REDIS_PREFIX));
-  await accounts.createAccount('gvisor', 'paid');
-  const { key } = await accounts.createKey('gvisor');
-  redis.disconnect();
-  const { Buntime } = await import('@buntime/sdk');
-  client = new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 });
+  service = await ownService('gvisor', { SANDBOX_RUNTIME: 'runsc', WARM_POOL_SIZE: '0' });
+  client = await service.client('paid');
   sessionId = (await client.sessions.create({ resourceLimits: { memory: 256, cpu: 1, disk: 64 } })).id;
 });
 afterAll(async () => {
   await client?.sessions.delete(sessionId).catch(() => {});
-  for (const s of stop) await s();
+  await service?.stop();
 });
 
 describe('gVisor runtime', () => {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Buntime } from '@buntime/sdk';
 import { afterAll, beforeAll, inject } from 'vitest';
+import { startApi } from '../../api/main.ts';
 import { AccountStore } from '../../core/accounts.ts';
+import { startRunner } from '../../runner/main.ts';
 import { createRedis, Keys } from '../../core/redis.ts';
 
 export const apiUrl = () => inject('apiUrl');
@@ -102,4 +104,39 @@ export function useSession(plan: 'free' | 'paid' | 'enterprise' = 'free', create
   });
   afterAll(() => cleanup());
   return fixture;
+}
+
+/**
+ * A service of a test's own: a runner and an API under a fresh Redis prefix and node id, with
+ * `overrides` on top of the environment (e.g. `IDLE_AFTER`, `WARM_POOL_SIZE`). `client(plan)`
+ * makes an account there and an SDK client for it; `stop()` stops both.
+ */
+export async function ownService(name: string, overrides: Record<string, string> = {}) {
+  const run = randomBytes(4).toString('hex');
+  const env = {
+    ...process.env, REDIS_PREFIX: `bt${name}-${run}`, NODE_ID: `${name}-${run}`, PORT: '0', LOG_LEVEL: 'warn', ...overrides,
+  };
+  let runner = await startRunner(env);
+  const api = await startApi(env);
+  const keys = new Keys(env.REDIS_PREFIX);
+  const client = async (plan: 'free' | 'paid' | 'enterprise' = 'free') => {
+    const redis = createRedis(inject('redisUrl'));
+    try {
+      const accounts = new AccountStore(redis, keys);
+      const account = `${name}-${randomBytes(3).toString('hex')}`;
+      await accounts.createAccount(account, plan);
+      const { key } = await accounts.createKey(account);
+      const { Buntime } = await import('@buntime/sdk');
+      return new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 });
+    } finally {
+      redis.disconnect();
+    }
+  };
+  return {
+    env, keys, api, client,
+    nodeId: env.NODE_ID,
+    stopRunner: () => runner.stop(),
+    restartRunner: async (more: Record<string, string> = {}) => { runner = await startRunner({ ...env, ...more }); },
+    stop: async () => { await api.stop(); await runner.stop(); },
+  };
 }
