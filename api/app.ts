@@ -21,6 +21,7 @@ import { sessionRoutes } from './routes/sessions.ts';
 import { usageRoutes } from './routes/usage.ts';
 import type { SessionService } from './session-service.ts';
 import type { SessionTokens } from './session-tokens.ts';
+import { previewRoutes } from './routes/preview.ts';
 import { workspaceRoutes } from './routes/workspace.ts';
 import type { WorkspaceService } from './workspace-service.ts';
 
@@ -32,6 +33,8 @@ export interface AppDeps {
   sessions: SessionService;
   executions: ExecutionService;
   workspace: WorkspaceService;
+  /** Port inside a session that its preview URL reaches. */
+  previewPort: number;
   usage: UsageStore;
   idempotency: Idempotency;
   sessionTokens: SessionTokens;
@@ -54,6 +57,8 @@ export function createApp(d: AppDeps): express.Express {
   app.use(usageMeter(d.usage));
   app.use(rateLimit(d.redis, d.keys, d.plans));
   app.use(sessionScope((id) => d.executions.sessionOf(id)));
+  // Preview requests carry whatever body the session's web app takes: before the JSON parser.
+  app.use(previewRoutes(d.workspace, d.previewPort));
   app.use(bodyParserByPlan(d.plans));
   app.use(sessionRoutes(d.sessions, d.sessionTokens, d.idempotency));
   app.use(executeRoutes(d.executions, d.idempotency));

@@ -50,7 +50,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
     maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
   }, new ExecStream(redis, new Notifier(subscriber), keys), usage);
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
-  const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens,
+  const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
     idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET,
     workspace: new WorkspaceService(sessions, rpc, plans), log });
   const server = await new Promise<Server>((resolve) => {

@@ -7,6 +7,15 @@ import type { SessionService } from './session-service.ts';
 
 const CALL_TIMEOUT_MS = 60_000;
 
+export interface PreviewRequest {
+  port: number;
+  method: string;
+  /** Path and query string as the session's server should see them. */
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
 /** Files and processes of a session: ownership and plan checks, then one job to its node. */
 export class WorkspaceService {
   constructor(
@@ -42,6 +51,12 @@ export class WorkspaceService {
   async download(who: Principal, sessionId: string, path: string): Promise<Buffer> {
     const r = await this.call(who, sessionId, 'download', { path });
     return Buffer.from(r.tarBase64, 'base64');
+  }
+
+  /** Relays one HTTP request to the session's preview port; the answer as the server gave it. */
+  async preview(who: Principal, sessionId: string, req: PreviewRequest) {
+    const r = await this.call(who, sessionId, 'preview', { ...req, bodyBase64: req.body.toString('base64') });
+    return { status: r.status, headers: r.headers, body: Buffer.from(r.bodyBase64, 'base64') };
   }
 
   processes(who: Principal, sessionId: string) {

@@ -27,6 +27,8 @@ const schema = z.object({
   WARM_POOL_SIZE: z.coerce.number().int().min(0).max(64).default(2),
   /** Seconds without a request after which a session's container is paused (state `idle`). */
   IDLE_AFTER: z.coerce.number().int().min(1).default(300),
+  /** Port inside a session that its previewUrl reaches (a server user code runs there). */
+  PREVIEW_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
   MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   REQUEST_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   TRUST_PROXY: bool.default(false),

@@ -98,6 +98,17 @@ export const nodeJobs = {
     payload: sessionRef.extend({ path }),
     result: z.object({ tarBase64: z.string() }),
   },
+  /** One HTTP request to a server user code runs in the session (preview URLs). */
+  preview: {
+    payload: sessionRef.extend({
+      port: z.number().int().min(1).max(65535),
+      method: z.string(),
+      path: z.string().startsWith('/'),
+      headers: z.record(z.string(), z.string()),
+      bodyBase64: z.string(),
+    }),
+    result: z.object({ status: z.number().int(), headers: z.record(z.string(), z.string()), bodyBase64: z.string() }),
+  },
 } as const;
 
 export type JobDef = { payload: z.ZodType; result: z.ZodType };

@@ -47,6 +47,11 @@ export function nodeHandlers(host: SessionHost, exec: Executor): Handlers<NodeJo
       const files = await host.use(p.sessionId, (ch) => untarInto(ch, p.path, Buffer.from(p.tarBase64, 'base64'), p.maxFileBytes));
       return { files };
     },
+    preview: async (p) => {
+      const { sessionId, ...http } = p;
+      const r = await exec.agent(sessionId, (ch) => ch.request({ op: 'http', ...http, timeoutMs: 30_000 }));
+      return { status: Number(r.status), headers: r.headers as Record<string, string>, bodyBase64: String(r.bodyBase64) };
+    },
     download: async (p) => {
       const tar = await host.use(p.sessionId, (ch) => tarFrom(ch, p.path));
       return { tarBase64: tar.toString('base64') };

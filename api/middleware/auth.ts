@@ -12,7 +12,7 @@ import { ctx } from './request-context.ts';
  */
 export function bearerAuth(accounts: AccountStore, tokens: SessionTokens) {
   return async (req: Request, res: Response, next: NextFunction) => {
-    const presented = bearerOf(req);
+    const presented = bearerOf(req) ?? previewCredential(req);
     if (!presented) return next(new BuntimeError('unauthorized', 'missing or malformed Authorization header'));
     try {
       const principal = await authenticate(accounts, tokens, presented);
@@ -23,6 +23,19 @@ export function bearerAuth(accounts: AccountStore, tokens: SessionTokens) {
       next(err);
     }
   };
+}
+
+/** Cookie a preview page's own requests carry its session token in (scoped to its path). */
+export const PREVIEW_COOKIE = 'buntime_preview';
+
+/**
+ * A browser opening a preview URL cannot send a header: there, a session token may come as
+ * `?token=` (first page) or in the preview cookie (the page's own requests, see routes/preview).
+ */
+function previewCredential(req: Request): string | undefined {
+  if (!/^\/preview\//i.test(req.path)) return undefined;
+  if (typeof req.query.token === 'string') return req.query.token;
+  return new RegExp(`(?:^|;\\s*)${PREVIEW_COOKIE}=([^;]+)`).exec(req.headers.cookie ?? '')?.[1];
 }
 
 /** The credential of an `Authorization: Bearer <credential>` header. */

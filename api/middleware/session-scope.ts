@@ -6,7 +6,8 @@ import { ctx } from './request-context.ts';
 export type ExecutionSessionLookup = (executionId: string) => Promise<string | null>;
 
 /**
- * What a session token may do: read its own session and stream its executions —
+ * What a session token may do: open its session's preview (any method), read its own session
+ * and stream its executions —
  * `GET /sessions/{id}`, `GET /executions/{executionId}/events` of an execution of that session,
  * `GET /files/read|list|download?sessionId=` of it. Anything else is `forbidden`. Requests made
  * with an API key pass untouched.
@@ -15,6 +16,7 @@ export function sessionScope(sessionOfExecution: ExecutionSessionLookup) {
   return async (req: Request, res: Response, next: NextFunction) => {
     const session = ctx(res).principal!.session;
     if (session === undefined) return next();
+    if (previewOf(req) === session) return next();
     try {
       const readsOwn = (req.method === 'GET' || req.method === 'HEAD') && (await targetOf(req, sessionOfExecution)) === session;
       if (readsOwn) return next();
@@ -40,6 +42,12 @@ async function targetOf(req: Request, sessionOfExecution: ExecutionSessionLookup
     return typeof q === 'string' ? q : undefined;
   }
   return undefined;
+}
+
+/** The session whose preview a request is for, if it is one. */
+function previewOf(req: Request): string | undefined {
+  const segment = /^\/preview\/([^/]+)(\/|$)/i.exec(req.path)?.[1];
+  return segment === undefined ? undefined : decode(segment);
 }
 
 function decode(segment: string): string | undefined {

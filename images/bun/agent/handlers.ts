@@ -6,6 +6,7 @@ import type { Reply } from './channel.ts';
 import type { Executions } from './executions.ts';
 import type { FileOps } from './files.ts';
 import { AgentError, bool, int, optInt, str, type Fields } from './protocol.ts';
+import { proxyHttp } from './preview.ts';
 import { parseRun, type Runner } from './run.ts';
 import { countFiles, list } from './walk.ts';
 import type { WriteTracker } from './write-tracker.ts';
@@ -33,6 +34,7 @@ export function handlers(d: HandlerDeps): Record<string, Handler> {
   };
   return {
     ping: (id) => ({ id, type: 'pong', version: d.version }),
+    http: proxyHttp,
     run: async (id, req) => {
       await d.runner.run(parseRun(id, req));
       return undefined;
