@@ -29,6 +29,10 @@ const schema = z.object({
   IDLE_AFTER: z.coerce.number().int().min(1).default(300),
   /** Port inside a session that its previewUrl reaches (a server user code runs there). */
   PREVIEW_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  /** Seconds without a request after which a session is snapshotted and its container removed. */
+  SLEEP_AFTER: z.coerce.number().int().min(1).default(1800),
+  /** Directory of workspace snapshots of deep-sleeping sessions (a shared mount across nodes). */
+  SNAPSHOT_DIR: z.string().default(new URL('../.buntime/snapshots', import.meta.url).pathname),
   MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   REQUEST_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   TRUST_PROXY: bool.default(false),

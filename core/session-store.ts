@@ -38,7 +38,7 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
 return 1`);
 
-const SET_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0`;
+const SET_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return 0`;
 
 /**
  * Session records and the per-account slots that enforce the concurrent-session cap. The cap
@@ -87,6 +87,11 @@ export class SessionStore {
   async setState(sessionId: string, state: SessionState): Promise<void> {
     // Only an existing record: a session deleted meanwhile must not come back as a stub.
     await this.redis.eval(SET_IF_EXISTS, 1, this.keys.session(sessionId), 'state', state);
+  }
+
+  /** Records where the session lives now: its container (none while it deep-sleeps) and state. */
+  async setSandbox(sessionId: string, containerId: string, state: SessionState): Promise<void> {
+    await this.redis.eval(SET_IF_EXISTS, 1, this.keys.session(sessionId), 'containerId', containerId, 'state', state);
   }
 
   /** Marks the session used now. */

@@ -10,7 +10,7 @@ export interface AgentReply {
 }
 
 /** Reply types that do not end a request. */
-const PROGRESS_TYPES = new Set(['out']);
+const PROGRESS_TYPES = new Set(['out', 'chunk']);
 
 interface Pending {
   resolve: (reply: AgentReply) => void;

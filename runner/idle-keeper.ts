@@ -23,6 +23,10 @@ export class IdleKeeper {
     private readonly store: SessionStore,
     private readonly containerOf: (sessionId: string) => Promise<string | undefined>,
     private readonly idleAfterMs: number,
+    /** An idle session unused this long goes to deep sleep, ms. */
+    private readonly sleepAfterMs: number,
+    /** Snapshots a session's workspace and removes its container. */
+    private readonly deepSleep: (sessionId: string) => Promise<void>,
     private readonly log: Logger,
   ) {}
 
@@ -43,17 +47,24 @@ export class IdleKeeper {
     }
   }
 
-  /** Pauses every session idle for long enough; returns how many it paused. */
+  /**
+   * Pauses every session unused for `idleAfterMs`, and sends to deep sleep every idle one unused
+   * for `sleepAfterMs`; returns how many changed state.
+   */
   async sweep(now = Date.now()): Promise<number> {
-    let paused = 0;
+    let changed = 0;
     for (const [sessionId, a] of this.activity) {
-      if (a.inflight > 0 || a.idle || now - a.lastUsed < this.idleAfterMs) continue;
-      a.idle = true;
-      a.transition = this.pause(sessionId, a);
+      if (a.inflight > 0) continue;
+      if (a.idle && now - a.lastUsed >= this.sleepAfterMs) {
+        a.transition = this.sleep(sessionId, a);
+      } else if (!a.idle && now - a.lastUsed >= this.idleAfterMs) {
+        a.idle = true;
+        a.transition = this.pause(sessionId, a);
+      } else continue;
       await a.transition;
-      if (a.idle) paused++;
+      changed++;
     }
-    return paused;
+    return changed;
   }
 
   /** Starts the idle clock of a new session. */
@@ -84,6 +95,17 @@ export class IdleKeeper {
       a.idle = false;
       this.log.warn({ err, sessionId }, 'could not pause an idle session');
     }
+  }
+
+  /** The session leaves the keeper: its next use finds it asleep and revives it. */
+  private async sleep(sessionId: string, a: Activity): Promise<void> {
+    this.activity.delete(sessionId);
+    try {
+      await this.deepSleep(sessionId);
+    } catch (err) {
+      this.log.warn({ err, sessionId }, 'could not put an idle session to deep sleep');
+    }
+    a.idle = false;
   }
 
   private async wake(sessionId: string, a: Activity): Promise<void> {

@@ -27,6 +27,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   const host = new SessionHost(driver, store, redis, keys, {
     nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME,
     pidsLimit: cfg.SANDBOX_PIDS_LIMIT, tmpMb: cfg.SANDBOX_TMP_MB, idleAfterMs: cfg.IDLE_AFTER * 1000,
+    sleepAfterMs: Math.max(cfg.SLEEP_AFTER, cfg.IDLE_AFTER) * 1000, snapshotDir: cfg.SNAPSHOT_DIR,
     warmShape: loadPlans(cfg.PLANS_FILE).free.defaults, warmPoolSize: cfg.WARM_POOL_SIZE,
   }, log.child({ module: 'host' }));
   const reaped = await host.reapOrphans();

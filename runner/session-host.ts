@@ -8,6 +8,7 @@ import type { ResourceLimits } from '../core/schemas.ts';
 import { newSessionId, type SessionRecord, type SessionStore } from '../core/session-store.ts';
 import type { AgentChannel } from './agent-channel.ts';
 import { IdleKeeper } from './idle-keeper.ts';
+import { SnapshotStore } from './snapshot-store.ts';
 import { WarmPool, type WarmSandbox } from './warm-pool.ts';
 import type { Sandbox, SandboxDriver } from './sandbox-driver.ts';
 
@@ -19,6 +20,10 @@ export interface HostOptions {
   tmpMb: number;
   /** A session unused this long is paused (state `idle`), ms. */
   idleAfterMs: number;
+  /** A session unused this long is snapshotted and its container removed (`deep-sleep`), ms. */
+  sleepAfterMs: number;
+  /** Where workspace snapshots of deep-sleeping sessions are kept. */
+  snapshotDir: string;
   /** Shape (the plans' default limits) and size of the warm pool. */
   warmShape: ResourceLimits;
   warmPoolSize: number;
@@ -38,6 +43,7 @@ export class SessionHost {
   private readonly creating = new Set<string>();
   private readonly idle: IdleKeeper;
   private readonly pool: WarmPool;
+  private readonly snapshots: SnapshotStore;
 
   constructor(
     private readonly driver: SandboxDriver,
@@ -47,7 +53,9 @@ export class SessionHost {
     private readonly opts: HostOptions,
     private readonly log: Logger,
   ) {
-    this.idle = new IdleKeeper(driver, store, (id) => this.containerIdOf(id), opts.idleAfterMs, log);
+    this.snapshots = new SnapshotStore(opts.snapshotDir);
+    this.idle = new IdleKeeper(driver, store, (id) => this.containerIdOf(id), opts.idleAfterMs, opts.sleepAfterMs,
+      (id) => this.deepSleep(id), log);
     this.pool = new WarmPool((id, limits) => this.startSandbox(id, limits), opts.warmShape, opts.warmPoolSize, log);
   }
 
@@ -139,6 +147,7 @@ export class SessionHost {
     this.sandboxes.delete(sessionId);
     this.idle.forget(sessionId);
     sandbox?.channel.close('session deleted');
+    await this.snapshots.remove(sessionId);
     const containerId = sandbox?.containerId ?? rec?.containerId;
     if (containerId) await this.driver.remove(containerId);
     if (!rec) return false;
@@ -200,7 +209,38 @@ export class SessionHost {
     return rec;
   }
 
+  /** Snapshots an idle session's workspace, then removes its container: state `deep-sleep`. */
+  private async deepSleep(sessionId: string): Promise<void> {
+    const rec = await this.record(sessionId);
+    await this.driver.unpause(rec.containerId);
+    const channel = await this.channel(sessionId);
+    const bytes = await this.snapshots.save(channel, sessionId);
+    this.sandboxes.delete(sessionId);
+    channel.close('deep sleep');
+    await this.driver.remove(rec.containerId);
+    await this.store.setSandbox(sessionId, '', 'deep-sleep');
+    this.log.info({ sessionId, bytes }, 'session in deep sleep');
+  }
+
+  /** A new sandbox for a deep-sleeping session, its workspace restored from the snapshot. */
+  private async revive(rec: SessionRecord): Promise<Sandbox> {
+    const { nodeId, image, runtime, pidsLimit, tmpMb } = this.opts;
+    this.creating.add(rec.sessionId);
+    try {
+      const sandbox = await this.driver.create({
+        sessionId: rec.sessionId, nodeId, image, runtime, uid: rec.uid, limits: rec.resourceLimits, pidsLimit, tmpMb,
+      });
+      await this.snapshots.restore(sandbox.channel, rec.sessionId);
+      await this.store.setSandbox(rec.sessionId, sandbox.containerId, 'active');
+      await this.snapshots.remove(rec.sessionId);
+      return sandbox;
+    } finally {
+      this.creating.delete(rec.sessionId);
+    }
+  }
+
   private async reconnect(rec: SessionRecord): Promise<Sandbox> {
+    if (rec.state === 'deep-sleep') return this.revive(rec);
     const diagnosis = await this.driver.diagnose(rec.containerId);
     if (diagnosis && !diagnosis.running) {
       this.log.warn({ sessionId: rec.sessionId, oomKilled: diagnosis.oomKilled }, 'sandbox stopped; restarting it');

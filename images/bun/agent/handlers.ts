@@ -7,6 +7,7 @@ import type { Executions } from './executions.ts';
 import type { FileOps } from './files.ts';
 import { AgentError, bool, int, optInt, str, type Fields } from './protocol.ts';
 import { proxyHttp } from './preview.ts';
+import type { Snapshots } from './snapshot.ts';
 import { parseRun, type Runner } from './run.ts';
 import { countFiles, list } from './walk.ts';
 import type { WriteTracker } from './write-tracker.ts';
@@ -17,6 +18,7 @@ export interface HandlerDeps {
   executions: Executions;
   runner: Runner;
   writes: WriteTracker;
+  snapshots: Snapshots;
 }
 
 type Handler = (id: string, req: Fields) => Reply | undefined | Promise<Reply | undefined>;
@@ -35,6 +37,10 @@ export function handlers(d: HandlerDeps): Record<string, Handler> {
   return {
     ping: (id) => ({ id, type: 'pong', version: d.version }),
     http: proxyHttp,
+    snapshot: (id) => d.snapshots.snapshot(id),
+    'restore-open': (id) => d.snapshots.open(id),
+    'restore-write': (id, req) => d.snapshots.write(id, req),
+    'restore-close': changing((id, req) => d.snapshots.close(id, req)),
     run: async (id, req) => {
       await d.runner.run(parseRun(id, req));
       return undefined;

@@ -9,6 +9,7 @@ import { FileOps } from './files.ts';
 import { FsClock } from './fs-clock.ts';
 import { GidPool } from './gid-pool.ts';
 import { handlers } from './handlers.ts';
+import { Snapshots } from './snapshot.ts';
 import type { UserIdentity } from './launcher.ts';
 import { OomCounter, pidsMax } from './cgroup.ts';
 import { AgentError, errorReply, type Fields } from './protocol.ts';
@@ -81,7 +82,7 @@ function main(): void {
   const executions = new Executions(user.uid);
   const writes = new WriteTracker(new FsClock('/run/buntime/.clock'));
   const runner = new Runner({ files, executions, user, writes, gids: new GidPool(), oom: new OomCounter() });
-  const table = handlers({ version: VERSION, files, executions, runner, writes });
+  const table = handlers({ version: VERSION, files, executions, runner, writes, snapshots: new Snapshots(user.uid) });
   let inFlight = 0;
   let eof = false;
 
