@@ -2,18 +2,23 @@ import type { Logger } from '../core/logger.ts';
 import type { SessionStore } from '../core/session-store.ts';
 import type { SandboxDriver } from './sandbox-driver.ts';
 
+type Phase = 'active' | 'idle' | 'asleep';
+
 interface Activity {
   lastUsed: number;
   inflight: number;
-  idle: boolean;
-  /** The pause or unpause under way; every use waits for it. */
+  phase: Phase;
+  /** A pause, unpause or deep sleep is under way; every use waits for it. */
+  busy: boolean;
   transition: Promise<void>;
 }
 
 /**
- * Pauses the containers of sessions nobody used for `idleAfterMs` (state `idle`: processes
- * frozen, no CPU) and unpauses them, in milliseconds, for the next request. A session is never
- * paused while a job of it runs, and a job never reaches a container that is being paused.
+ * The lifecycle of the sessions a node hosts: a session unused for `idleAfterMs` is paused
+ * (`idle`: processes frozen, no CPU), one unused for `sleepAfterMs` goes to deep sleep (its
+ * workspace snapshotted, its container removed). A use thaws or revives it first. Transitions
+ * never overlap a use: a sweep skips a session with a job in flight, and a job waits for a
+ * transition under way before it touches the sandbox.
  */
 export class IdleKeeper {
   private readonly activity = new Map<string, Activity>();
@@ -30,41 +35,34 @@ export class IdleKeeper {
     private readonly log: Logger,
   ) {}
 
-  /** Runs `fn` for a session, waking it first if it is idle. */
+  /** Runs `fn` for a session, thawing it first if it is idle (an asleep one `fn` revives). */
   async use<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
     const a = this.of(sessionId);
     a.inflight++;
     try {
       await a.transition;
-      if (a.idle) {
-        a.transition = this.wake(sessionId, a);
-        await a.transition;
-      }
-      return await fn();
+      if (a.phase === 'idle') await this.begin(a, () => this.wake(sessionId, a));
+      const result = await fn();
+      a.phase = 'active';
+      return result;
     } finally {
       a.inflight--;
       a.lastUsed = Date.now();
     }
   }
 
-  /**
-   * Pauses every session unused for `idleAfterMs`, and sends to deep sleep every idle one unused
-   * for `sleepAfterMs`; returns how many changed state.
-   */
+  /** Moves every session unused for long enough one step down; returns how many moved. */
   async sweep(now = Date.now()): Promise<number> {
-    let changed = 0;
+    let moved = 0;
     for (const [sessionId, a] of this.activity) {
-      if (a.inflight > 0) continue;
-      if (a.idle && now - a.lastUsed >= this.sleepAfterMs) {
-        a.transition = this.sleep(sessionId, a);
-      } else if (!a.idle && now - a.lastUsed >= this.idleAfterMs) {
-        a.idle = true;
-        a.transition = this.pause(sessionId, a);
-      } else continue;
-      await a.transition;
-      changed++;
+      if (a.inflight > 0 || a.busy) continue;
+      const unused = now - a.lastUsed;
+      if (a.phase === 'active' && unused >= this.idleAfterMs) await this.begin(a, () => this.pause(sessionId, a));
+      else if (a.phase === 'idle' && unused >= this.sleepAfterMs) await this.begin(a, () => this.sleep(sessionId, a));
+      else continue;
+      moved++;
     }
-    return changed;
+    return moved;
   }
 
   /** Starts the idle clock of a new session. */
@@ -79,10 +77,17 @@ export class IdleKeeper {
   private of(sessionId: string): Activity {
     let a = this.activity.get(sessionId);
     if (!a) {
-      a = { lastUsed: Date.now(), inflight: 0, idle: false, transition: Promise.resolve() };
+      a = { lastUsed: Date.now(), inflight: 0, phase: 'active', busy: false, transition: Promise.resolve() };
       this.activity.set(sessionId, a);
     }
     return a;
+  }
+
+  /** Runs one transition; set synchronously, so no use or sweep can slip in before it. */
+  private begin(a: Activity, step: () => Promise<void>): Promise<void> {
+    a.busy = true;
+    a.transition = step().finally(() => { a.busy = false; });
+    return a.transition;
   }
 
   private async pause(sessionId: string, a: Activity): Promise<void> {
@@ -91,27 +96,29 @@ export class IdleKeeper {
       if (!containerId) throw new Error('no container');
       await this.driver.pause(containerId);
       await this.store.setState(sessionId, 'idle');
+      a.phase = 'idle';
     } catch (err) {
-      a.idle = false;
       this.log.warn({ err, sessionId }, 'could not pause an idle session');
+      a.lastUsed = Date.now();
     }
   }
 
-  /** The session leaves the keeper: its next use finds it asleep and revives it. */
   private async sleep(sessionId: string, a: Activity): Promise<void> {
-    this.activity.delete(sessionId);
     try {
       await this.deepSleep(sessionId);
+      a.phase = 'asleep';
     } catch (err) {
+      // Whatever state it was left in, the next sweeps start over from `active`.
       this.log.warn({ err, sessionId }, 'could not put an idle session to deep sleep');
+      a.phase = 'active';
+      a.lastUsed = Date.now();
     }
-    a.idle = false;
   }
 
   private async wake(sessionId: string, a: Activity): Promise<void> {
     const containerId = await this.containerOf(sessionId);
     if (containerId) await this.driver.unpause(containerId);
-    a.idle = false;
+    a.phase = 'active';
     await this.store.setState(sessionId, 'active');
   }
 }
