@@ -41,6 +41,9 @@ export class Executor {
       return await this.host.use(sessionId, fn);
     } catch (err) {
       if (!(err instanceof AgentGoneError)) throw err;
+      if (!(await this.host.exists(sessionId))) {
+        throw new BuntimeError('session_not_found', 'the session was deleted', { details: { sessionId } });
+      }
       this.log.warn({ sessionId, reason: err.message }, 'agent went away during a request');
       const oom = await this.host.oomKilled(sessionId);
       if (oom) {

@@ -133,6 +133,11 @@ export class SessionHost {
     return (await connecting).channel;
   }
 
+  /** True while the session has a record (it was not deleted or expired). */
+  async exists(sessionId: string): Promise<boolean> {
+    return (await this.store.get(sessionId)) !== undefined;
+  }
+
   /** True when the session's container was stopped by the kernel's OOM killer. */
   async oomKilled(sessionId: string): Promise<boolean> {
     const rec = await this.store.get(sessionId);
@@ -140,9 +145,13 @@ export class SessionHost {
     return d?.oomKilled ?? false;
   }
 
-  /** Deletes a session: its container at once, then its record and slot. */
+  /**
+   * Deletes a session: its record and slot first (requests in flight then see it gone and
+   * answer 404), then at once its container and snapshot.
+   */
   async delete(sessionId: string): Promise<boolean> {
     const rec = await this.store.get(sessionId);
+    const removed = rec ? await this.store.remove(rec) : false;
     const sandbox = await this.sandboxes.get(sessionId)?.catch(() => undefined);
     this.sandboxes.delete(sessionId);
     this.idle.forget(sessionId);
@@ -150,9 +159,9 @@ export class SessionHost {
     await this.snapshots.remove(sessionId);
     const containerId = sandbox?.containerId ?? rec?.containerId;
     if (containerId) await this.driver.remove(containerId);
-    if (!rec) return false;
-    return this.store.remove(rec);
+    return removed;
   }
+
 
   /** Deletes every hosted session whose expiry is due. */
   async expireDue(): Promise<number> {
@@ -219,6 +228,8 @@ export class SessionHost {
     channel.close('deep sleep');
     await this.driver.remove(rec.containerId);
     await this.store.setSandbox(sessionId, '', 'deep-sleep');
+    // Deleted meanwhile (deletes do not wait for lifecycle transitions): drop the snapshot too.
+    if (!(await this.store.get(sessionId))) await this.snapshots.remove(sessionId);
     this.log.info({ sessionId, bytes }, 'session in deep sleep');
   }
 

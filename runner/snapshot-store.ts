@@ -22,9 +22,12 @@ export class SnapshotStore {
     const written = new Promise<void>((resolve, reject) => { out.on('finish', resolve); out.on('error', reject); });
     try {
       await ch.request({ op: 'snapshot' }, (r) => { out.write(Buffer.from(String(r.data), 'base64')); });
-    } finally {
-      out.end();
+    } catch (err) {
+      out.destroy();
+      await rm(partial, { force: true });
+      throw err;
     }
+    out.end();
     await written;
     await rename(partial, this.path(sessionId));
     return (await stat(this.path(sessionId))).size;

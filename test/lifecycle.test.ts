@@ -122,3 +122,18 @@ describe('session lifecycle', () => {
     }
   });
 });
+
+describe('deleting a busy session', () => {
+  it('ends an execution in flight with 404 session_not_found', async () => {
+    const { client, cleanup } = await newClient();
+    try {
+      const s = await client.sessions.create();
+      const running = client.execute({ sessionId: s.id, code: 'await Bun.sleep(5000); console.log("never")' });
+      await new Promise((r) => setTimeout(r, 500));
+      await client.sessions.delete(s.id);
+      await expect(running).rejects.toMatchObject({ status: 404, code: 'session_not_found' });
+    } finally {
+      await cleanup();
+    }
+  });
+});
