@@ -7,6 +7,7 @@ import { containerSpec, type SandboxSpec } from './container-spec.ts';
 import type { Sandbox, SandboxDiagnosis, SandboxDriver } from './sandbox-driver.ts';
 
 const AGENT_READY_MS = 15_000;
+const REMOVAL_WAIT_MS = 15_000;
 
 /** {@link SandboxDriver} on a Docker engine through dockerode. Only this file knows Docker's errors. */
 export class DockerDriver implements SandboxDriver {
@@ -45,14 +46,32 @@ export class DockerDriver implements SandboxDriver {
   }
 
   async remove(containerId: string): Promise<void> {
+    const container = this.docker.getContainer(containerId);
     try {
-      await this.docker.getContainer(containerId).remove({ force: true, v: true });
+      await container.remove({ force: true, v: true });
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
-      // 404: already gone; 409: removal already in progress. Both mean "it is going away".
-      if (status !== 404 && status !== 409) throw mapDockerError(err);
+      if (status === 404) return;
+      // 409: someone else (the janitor, a concurrent delete) is removing it: wait until it is gone,
+      // so that "removed" always means gone when this returns.
+      if (status !== 409) throw mapDockerError(err);
+      await this.untilGone(container);
     }
   }
+
+  private async untilGone(container: Docker.Container): Promise<void> {
+    const deadline = Date.now() + REMOVAL_WAIT_MS;
+    while (Date.now() < deadline) {
+      try {
+        await container.inspect();
+      } catch {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new BuntimeError('internal_error', 'a container removal did not finish in time');
+  }
+
 
   async list(nodeId: string): Promise<Array<{ containerId: string; sessionId: string }>> {
     const found = await this.call(() => this.docker.listContainers({

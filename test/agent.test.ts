@@ -160,8 +160,9 @@ describe('agent: running programs', () => {
   });
 
   it('a kill request ends a foreground run as killed', async () => {
-    const pending = a.run({ kind: 'command', source: 'echo started; sleep 60', timeoutMs: 30_000 });
-    await expect.poll(async () => (await a.request({ op: 'ps' })).processes.length).toBe(1);
+    const pending = a.run({ kind: 'command', source: 'echo started; : > /tmp/kill-started; sleep 60', timeoutMs: 30_000 });
+    // Killed only once its output is written, so that partial output is there to check.
+    await expect.poll(async () => (await a.run({ kind: 'command', source: 'test -e /tmp/kill-started && echo y' })).stdout).toBe('y\n');
     const killed = await a.request({ op: 'kill' });
     expect(killed.pids.length).toBeGreaterThanOrEqual(1);
     const r = await pending;

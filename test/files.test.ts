@@ -128,12 +128,10 @@ describe('processes', () => {
 
   it('kills a whole tree and leaves no process behind', async () => {
     const bg = await s.client.spawn({ sessionId: s.sessionId, command: 'sh -c "sleep 100 & sleep 100"' });
-    await new Promise((r) => setTimeout(r, 200));
-    const before = await s.client.execute({ sessionId: s.sessionId, command: 'ps -o args | grep -cx "sleep 100"' });
-    expect(before.stdout.trim()).toBe('2');
+    const count = async () => (await s.client.execute({ sessionId: s.sessionId, command: 'ps -o args | grep -cx "sleep 100"' })).stdout.trim();
+    await expect.poll(count, { timeout: 10_000 }).toBe('2');
     await s.client.processes.kill(s.sessionId, bg.pid);
-    const after = await s.client.execute({ sessionId: s.sessionId, command: 'ps -o args | grep -cx "sleep 100"' });
-    expect(after.stdout.trim()).toBe('0');
+    expect(await count()).toBe('0');
   });
 
   it('kills every user process when no pid is given', async () => {

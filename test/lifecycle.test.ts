@@ -128,10 +128,12 @@ describe('deleting a busy session', () => {
     const { client, cleanup } = await newClient();
     try {
       const s = await client.sessions.create();
-      const running = client.execute({ sessionId: s.id, code: 'await Bun.sleep(5000); console.log("never")' });
+      // Settled into a value at once: it rejects while the delete is still being answered.
+      const outcome = client.execute({ sessionId: s.id, code: 'await Bun.sleep(5000); console.log("never")' })
+        .then(() => undefined, (err: unknown) => err);
       await new Promise((r) => setTimeout(r, 500));
       await client.sessions.delete(s.id);
-      await expect(running).rejects.toMatchObject({ status: 404, code: 'session_not_found' });
+      expect(await outcome).toMatchObject({ status: 404, code: 'session_not_found' });
     } finally {
       await cleanup();
     }
