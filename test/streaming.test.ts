@@ -102,8 +102,11 @@ describe('streaming', () => {
 
   it('keeps running after the client disconnects', async () => {
     const res = await post({ sessionId: s.sessionId, code: 'await Bun.sleep(800); await Bun.write("after-disconnect.txt", "done")', stream: true });
+    const executionId = res.headers.get('x-execution-id')!;
     await res.body!.cancel();
-    await new Promise((r) => setTimeout(r, 1500));
+    // The execution finishes on its own: its result lands in the event stream.
+    const events = await readEvents(await fetch(`${apiUrl()}/executions/${executionId}/events`, { headers: { authorization: `Bearer ${s.key}` } }));
+    expect(events.at(-1)?.event).toBe('result');
     const r = await s.client.execute({ sessionId: s.sessionId, command: 'cat after-disconnect.txt' });
     expect(r.stdout).toBe('done');
   });
