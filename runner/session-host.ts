@@ -64,7 +64,7 @@ export class SessionHost {
     return this.idle.use(sessionId, async () => fn(await this.channel(sessionId)));
   }
 
-  /** Pauses the sessions that have been idle long enough. */
+  /** Pauses sessions unused for IDLE_AFTER and sends to deep sleep those unused for SLEEP_AFTER. */
   sleepIdle(): Promise<number> {
     return this.idle.sweep();
   }
