@@ -86,4 +86,24 @@ describe('execute', () => {
     const r = await client.execute({ sessionId, command: 'echo c >> modified.txt; mkdir -p d; echo n > d/new.txt; cat untouched.txt >/dev/null' });
     expect(r.filesWritten).toEqual(['d/new.txt', 'modified.txt']);
   });
+
+  it('lists exactly the files written in a large workspace too (found through the change watch)', async () => {
+    const big = (await client.sessions.create()).id;
+    try {
+      // Past a few hundred entries the agent stops walking the workspace after every run.
+      await client.execute({ sessionId: big, command: 'for d in $(seq 1 30); do mkdir -p lib/$d; for f in $(seq 1 30); do echo $f > lib/$d/$f.txt; done; done' });
+      await client.execute({ sessionId: big, command: 'true' });
+      const r = await client.execute({
+        sessionId: big,
+        command: 'echo more >> lib/7/7.txt; cat lib/8/8.txt > /dev/null; rm lib/9/9.txt; mv lib/10/10.txt lib/10/moved.txt;'
+          + ' mkdir -p fresh/deep && echo n > fresh/deep/new.txt; echo t > /tmp/outside.txt',
+      });
+      expect(r.filesWritten).toEqual(['fresh/deep/new.txt', 'lib/10/moved.txt', 'lib/7/7.txt']);
+      const again = await client.execute({ sessionId: big, code: 'await Bun.write("lib/1/1.txt", "x")' });
+      expect(again.filesWritten).toEqual(['lib/1/1.txt']);
+      expect((await client.execute({ sessionId: big, command: 'ls lib/2 > /dev/null' })).filesWritten).toEqual([]);
+    } finally {
+      await client.sessions.delete(big);
+    }
+  });
 });

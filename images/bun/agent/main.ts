@@ -10,6 +10,7 @@ import { FsClock } from './fs-clock.ts';
 import { GidPool } from './gid-pool.ts';
 import { handlers } from './handlers.ts';
 import { Snapshots } from './snapshot.ts';
+import { ChangeWatch } from './change-watch.ts';
 import type { UserIdentity } from './launcher.ts';
 import { OomCounter, pidsMax } from './cgroup.ts';
 import { AgentError, errorReply, type Fields } from './protocol.ts';
@@ -80,7 +81,9 @@ function main(): void {
   const user = identity();
   const files = new FileOps(user.uid);
   const executions = new Executions(user.uid);
-  const writes = new WriteTracker(new FsClock('/run/buntime/.clock'));
+  const changes = new ChangeWatch();
+  changes.start();
+  const writes = new WriteTracker(new FsClock('/run/buntime/.clock'), changes);
   const runner = new Runner({ files, executions, user, writes, gids: new GidPool(), oom: new OomCounter() });
   const table = handlers({ version: VERSION, files, executions, runner, writes, snapshots: new Snapshots(user.uid) });
   let inFlight = 0;

@@ -122,7 +122,7 @@ export class Runner {
         stdoutTruncated: result.stdout.truncated,
         stderrTruncated: result.stderr.truncated,
         executionTime: Math.round(result.wallMs),
-        filesWritten: this.deps.writes.written(writeSpan, prep.written, exclude),
+        filesWritten: await this.deps.writes.written(writeSpan, prep.written, exclude),
       },
     });
   }
