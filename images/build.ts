@@ -1,5 +1,5 @@
 /**
- * Builds the sandbox image `buntime-sandbox:<package version>` offline: `FROM scratch` plus a
+ * Builds the sandbox image (`SANDBOX_IMAGE`, default `buntime-sandbox:<package version>`) offline: `FROM scratch` plus a
  * root filesystem assembled from local material only (the Bun binary of the `bun` npm package,
  * the host's glibc that Bun links against, busybox-static, the static launcher compiled here and
  * the bundled agent). The image carries the label `buntime.hash`, a sha256 over every input;
@@ -237,7 +237,7 @@ async function build(docker: Docker, tag: string, pack: tar.Pack): Promise<void>
 
 async function main(): Promise<void> {
   const ver = version();
-  const tag = `buntime-sandbox:${ver}`;
+  const tag = process.env.SANDBOX_IMAGE || `buntime-sandbox:${ver}`;
   const bun = findBun();
   const libs = sharedLibs(bun);
   const applets = busyboxApplets();

@@ -37,8 +37,9 @@ ensure_docker() {
   command -v dockerd >/dev/null || apt_install docker.io
   command -v runsc >/dev/null || apt_install runsc
   # gVisor as an optional runtime (SANDBOX_RUNTIME=runsc); ptrace platform: kvm hangs on VMs.
+  # --host-uds=open lets the agent reach the runner's per-session data socket (a bind-mounted UDS).
   cat >"$STATE/daemon.json" <<JSON
-{ "runtimes": { "runsc": { "path": "$(command -v runsc)", "runtimeArgs": ["--platform=ptrace", "--network=none"] } } }
+{ "runtimes": { "runsc": { "path": "$(command -v runsc)", "runtimeArgs": ["--platform=ptrace", "--network=none", "--host-uds=open"] } } }
 JSON
   log "starting dockerd (--bridge=none --iptables=false --ip-masq=false)"
   nohup dockerd --bridge=none --iptables=false --ip-masq=false --ip6tables=false \

@@ -10,7 +10,7 @@ export type AgentReply = { id: string; type: string; [field: string]: any };
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 export const SANDBOX_VERSION = pkg.version;
-export const SANDBOX_IMAGE = `buntime-sandbox:${pkg.version}`;
+export const SANDBOX_IMAGE = process.env.SANDBOX_IMAGE || `buntime-sandbox:${pkg.version}`;
 export const TEST_UID = 100123;
 
 /** Small limits so that every attack hits them quickly. */
