@@ -40,6 +40,11 @@ export interface AppDeps {
   sessionTokens: SessionTokens;
   /** `ADMIN_JWT_SECRET`; unset, `/admin/*` answers 401 to everyone. */
   adminSecret: string | undefined;
+  /**
+   * `TRUST_PROXY`: behind a reverse proxy, the client's address comes from `X-Forwarded-For`
+   * (express's `trust proxy`); otherwise it is the connection's peer and the header is ignored.
+   */
+  trustProxy: boolean;
   log: Logger;
 }
 
@@ -48,6 +53,7 @@ export function createApp(d: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.set('trust proxy', d.trustProxy);
   app.use(requestContext(d.log));
   app.use(healthRoutes(d.redis, new NodeDirectory(d.redis, d.keys)));
   // Admin JWTs, not API keys: mounted before key authentication, with its own 401s and 404s.

@@ -1,17 +1,10 @@
 import type { Redis } from 'ioredis';
 import { BuntimeError, type ErrorBody } from '../core/errors.ts';
+import { EVENTS_RETENTION_SEC, TERMINAL_EVENTS, type ExecEventLog, type StoredEvent } from '../core/exec-events.ts';
 import type { Notifier } from '../core/notifier.ts';
 import type { Keys } from '../core/redis.ts';
 
-export interface ExecEvent {
-  id: string;
-  event: 'stdout' | 'stderr' | 'result' | 'error';
-  data: string;
-}
-
-const TERMINAL = new Set(['result', 'error']);
 const PING_MS = 15_000;
-const OWNER_TTL_SEC = 900;
 
 /**
  * Reads an execution's events from its Redis Stream: from any position, woken by the runner's
@@ -20,6 +13,7 @@ const OWNER_TTL_SEC = 900;
 export class ExecStream {
   constructor(
     private readonly redis: Redis,
+    private readonly log: ExecEventLog,
     private readonly notifier: Notifier,
     private readonly keys: Keys,
   ) {}
@@ -29,11 +23,21 @@ export class ExecStream {
    * tokens), kept past the result for resumption.
    */
   async claim(executionId: string, account: string, timeoutMs: number, sessionId: string): Promise<void> {
-    const ttlSec = OWNER_TTL_SEC + Math.ceil(timeoutMs / 1000);
+    const ttlSec = EVENTS_RETENTION_SEC + Math.ceil(timeoutMs / 1000);
     await this.redis.multi()
       .set(this.ownerKey(executionId), account, 'EX', ttlSec)
       .set(this.sessionKey(executionId), sessionId, 'EX', ttlSec)
       .exec();
+  }
+
+  /**
+   * True when the stream is complete up to `afterId`: its terminal event is at or before it, so
+   * a client resuming from there has seen everything.
+   */
+  async completeAt(executionId: string, afterId: string): Promise<boolean> {
+    if (afterId === '0') return false;
+    const last = await this.log.terminal(executionId);
+    return last !== undefined && compareIds(last.id, afterId) <= 0;
   }
 
   async owner(executionId: string): Promise<string | null> {
@@ -47,46 +51,31 @@ export class ExecStream {
 
   /** Appends an error as the terminal event, unless the stream already has one. */
   async fail(executionId: string, error: ErrorBody): Promise<void> {
-    const last = await this.redis.xrevrange(this.keys.execEvents(executionId), '+', '-', 'COUNT', 1);
-    if (last[0] && TERMINAL.has(last[0][1][1] ?? '')) return;
-    const key = this.keys.execEvents(executionId);
-    const id = await this.redis.xadd(key, '*', 'e', 'error', 'd', JSON.stringify(error));
-    await this.redis.expire(key, OWNER_TTL_SEC);
-    if (id) await this.redis.publish(this.keys.execNotify(executionId), id);
+    await this.log.append(executionId, { event: 'error', data: error });
   }
 
   /**
    * Delivers every event after `afterId` ('0' for all) in order until the terminal one, calling
    * `ping` when idle for 15 s. Stops early when `signal` aborts (the client went away).
    */
-  async follow(executionId: string, afterId: string, emit: (e: ExecEvent) => void, ping: () => void, signal: AbortSignal): Promise<void> {
+  async follow(executionId: string, afterId: string, emit: (e: StoredEvent) => void, ping: () => void, signal: AbortSignal): Promise<void> {
     let wake: () => void = () => {};
-    const stopListening = await this.notifier.listen(this.keys.execNotify(executionId), () => wake());
+    const stopListening = await this.notifier.listen(this.log.notifyChannel(executionId), () => wake());
     let cursor = afterId;
     try {
       while (!signal.aborted) {
         const waiting = new Promise<void>((resolve) => { wake = resolve; });
-        const batch = await this.read(executionId, cursor);
+        const batch = await this.log.read(executionId, cursor);
         for (const e of batch) {
           emit(e);
           cursor = e.id;
-          if (TERMINAL.has(e.event)) return;
+          if (TERMINAL_EVENTS.has(e.event)) return;
         }
         if (batch.length === 0) await idle(waiting, signal, ping);
       }
     } finally {
       stopListening();
     }
-  }
-
-  private async read(executionId: string, afterId: string): Promise<ExecEvent[]> {
-    const start = afterId === '0' ? '-' : `(${afterId}`;
-    const rows = await this.redis.xrange(this.keys.execEvents(executionId), start, '+', 'COUNT', 500);
-    return rows.map(([id, fields]) => ({
-      id,
-      event: fields[1] as ExecEvent['event'],
-      data: fields[3] ?? '{}',
-    }));
   }
 
   private ownerKey(executionId: string): string {
@@ -110,6 +99,13 @@ async function idle(waiting: Promise<void>, signal: AbortSignal, ping: () => voi
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** Orders two Redis stream ids (`ms-seq`). */
+function compareIds(a: string, b: string): number {
+  const [am = 0n, as = 0n] = a.split('-').map(BigInt);
+  const [bm = 0n, bs = 0n] = b.split('-').map(BigInt);
+  return am === bm ? (as === bs ? 0 : as < bs ? -1 : 1) : am < bm ? -1 : 1;
 }
 
 /** Validates a `Last-Event-ID` (a Redis stream id). */

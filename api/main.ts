@@ -2,7 +2,10 @@ import type { Server } from 'node:http';
 import type { DestinationStream } from 'pino';
 import { AccountStore } from '../core/accounts.ts';
 import { loadConfig } from '../core/config.ts';
+import { ExecEventLog } from '../core/exec-events.ts';
 import { JobRpcClient } from '../core/job-rpc.ts';
+import { bullPrefix, replyChannelPrefix } from '../core/queues.ts';
+import { RedisClock } from '../core/redis-clock.ts';
 import { createLogger } from '../core/logger.ts';
 import { loadPlans } from '../core/plans.ts';
 import { NodeDirectory } from '../core/node-directory.ts';
@@ -16,6 +19,7 @@ import { ExecutionService } from './execution-service.ts';
 import { Idempotency } from './idempotency.ts';
 import { SessionService } from './session-service.ts';
 import { SessionTokens, sessionTokenSecret } from './session-tokens.ts';
+import { TransferClient } from './transfer-client.ts';
 import { WorkspaceService } from './workspace-service.ts';
 
 /** How often an instance ends the counted lifetimes of expired or vanished sessions, ms. */
@@ -38,21 +42,28 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   });
   const subscriber = createRedis(cfg.REDIS_URL, { lazyConnect: true });
   await Promise.all([redis.connect(), subscriber.connect()]);
-  const rpc = new JobRpcClient(redis, subscriber, `${cfg.REDIS_PREFIX}-bull`, `${cfg.REDIS_PREFIX}:replies`);
+  const clock = new RedisClock(redis);
+  await clock.start();
+  const rpc = new JobRpcClient({
+    redis, subscriber, clock, bullPrefix: bullPrefix(cfg.REDIS_PREFIX), channelPrefix: replyChannelPrefix(cfg.REDIS_PREFIX),
+  });
   await rpc.start();
   // Known for sure only once listening (PORT=0 picks a free port).
   let publicUrl = cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`;
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
   const accounts = new AccountStore(redis, keys);
-  const sessions = new SessionService(store, rpc, new NodeDirectory(redis, keys), plans, () => publicUrl, usage);
-  const executions = new ExecutionService(sessions, rpc, plans, {
-    maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
-  }, new ExecStream(redis, new Notifier(subscriber), keys), usage);
+  const sessions = new SessionService({
+    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, publicUrl: () => publicUrl,
+  });
+  const executions = new ExecutionService({
+    sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
+    events: new ExecStream(redis, new ExecEventLog(redis, keys), new Notifier(subscriber), keys),
+  });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
   const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
-    idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET,
-    workspace: new WorkspaceService(sessions, rpc, plans), log });
+    idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
+    workspace: new WorkspaceService({ sessions, plans, transfers: new TransferClient() }), log });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(cfg.PORT, cfg.HOST, () => resolve(s));
   });
@@ -68,6 +79,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
     clearInterval(settle);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await rpc.stop();
+    clock.stop();
     redis.disconnect();
     subscriber.disconnect();
   };

@@ -1,132 +1,141 @@
 import { randomBase62, type Principal } from '../core/accounts.ts';
 import { BuntimeError } from '../core/errors.ts';
 import type { JobRpcClient } from '../core/job-rpc.ts';
+import type { NodeBeat, NodeDirectory } from '../core/node-directory.ts';
 import type { Plans } from '../core/plans.ts';
-import { nodeJobs, nodeQueueName, SESSIONS_QUEUE, sessionJobs } from '../core/queues.ts';
-import type { NodeDirectory } from '../core/node-directory.ts';
+import { nodeJobQueue, nodeJobs, SESSIONS_QUEUE, sessionJobs, type NodeJobs, type Payload, type Result } from '../core/queues.ts';
+import { toSessionView, type SessionView } from '../core/session-view.ts';
 import type { SessionRecord, SessionStore } from '../core/session-store.ts';
 import type { UsageStore } from '../core/usage.ts';
 import { sessionLimits, sessionTtl } from './limits.ts';
 import type { CreateSessionBody } from './validation.ts';
 
-const CREATE_TIMEOUT_MS = 60_000;
-const NODE_CALL_TIMEOUT_MS = 30_000;
 const TOUCH_EVERY_MS = 1_000;
+
+export interface SessionServiceOptions {
+  store: SessionStore;
+  rpc: JobRpcClient;
+  nodes: NodeDirectory;
+  plans: Plans;
+  usage: UsageStore;
+  /** Base of the URLs handed out (previewUrl). */
+  publicUrl: () => string;
+}
+
+/** A live session of the caller and the node hosting it. */
+export interface HostedSession {
+  rec: SessionRecord;
+  node: NodeBeat;
+}
 
 /** Session operations of the API: plan checks, slot reservation, and jobs to the nodes. */
 export class SessionService {
-  constructor(
-    private readonly store: SessionStore,
-    private readonly rpc: JobRpcClient,
-    private readonly nodes: NodeDirectory,
-    private readonly plans: Plans,
-    /** Base of the URLs handed out (previewUrl). */
-    private readonly publicUrl: () => string,
-    private readonly usage: UsageStore,
-  ) {}
+  constructor(private readonly o: SessionServiceOptions) {}
 
-  async create(who: Principal, body: CreateSessionBody) {
-    const plan = this.plans[who.plan];
+  async create(who: Principal, body: CreateSessionBody): Promise<SessionView> {
+    const plan = this.o.plans[who.plan];
     const resourceLimits = sessionLimits(plan, who.plan, body);
     const ttl = sessionTtl(plan, body);
-    if (!(await this.nodes.anyWithRoom())) {
+    if (!(await this.o.nodes.anyWithRoom())) {
       throw new BuntimeError('service_unavailable', 'no node has room for a new session', { retryAfterSec: 10 });
     }
     const slotId = `slot_${randomBase62(20)}`;
-    if (!(await this.store.reserve(who.account, slotId, plan.maxSessions))) {
+    if (!(await this.o.store.reserve(who.account, slotId, plan.maxSessions))) {
       throw new BuntimeError('session_limit_exceeded', `the plan allows ${plan.maxSessions} concurrent sessions`, {
         details: { limit: plan.maxSessions }, retryAfterSec: 10,
       });
     }
     const createdAt = Date.now();
     const expiresAt = createdAt + ttl * 1000;
-    let sessionId: string;
+    const metadata = body.metadata ?? {};
+    let created: { sessionId: string; nodeId: string; containerId: string };
     try {
-      ({ sessionId } = await this.rpc.call(sessionJobs, SESSIONS_QUEUE, 'create', {
-        slotId, account: who.account, resourceLimits, metadata: body.metadata ?? {}, createdAt, expiresAt,
-      }, { timeoutMs: CREATE_TIMEOUT_MS }));
+      created = await this.o.rpc.call(sessionJobs, SESSIONS_QUEUE, 'create', {
+        slotId, account: who.account, resourceLimits, metadata, createdAt, expiresAt,
+      });
     } catch (err) {
-      await this.store.release(who.account, slotId).catch(() => {});
+      await this.o.store.release(who.account, slotId).catch(() => {});
       // A create nobody picked up in time means no node had room: retry later, not a 408.
       if (err instanceof BuntimeError && err.code === 'execution_timeout') {
         throw new BuntimeError('service_unavailable', 'no node took the session in time', { retryAfterSec: 10, cause: err });
       }
       throw err;
     }
-    this.usage.sessionOpened(who.keyId, sessionId, createdAt, expiresAt);
-    return {
-      sessionId,
-      createdAt: new Date(createdAt).toISOString(),
-      expiresAt: new Date(expiresAt).toISOString(),
-      previewUrl: `${this.publicUrl()}/preview/${sessionId}/`,
-      resourceLimits,
-      state: 'active' as const,
+    this.o.usage.sessionOpened(who.keyId, created.sessionId, createdAt, expiresAt);
+    const rec: SessionRecord = {
+      sessionId: created.sessionId, account: who.account, nodeId: created.nodeId, containerId: created.containerId,
+      uid: 0, createdAt, expiresAt, lastActive: createdAt, state: 'active', metadata, resourceLimits,
+      filesCount: 0, activeProcesses: 0,
     };
+    return this.view(rec, true);
   }
 
   /** The caller's live session; anyone else's, or an expired one, is `session_not_found`. */
   async owned(who: Principal, sessionId: string): Promise<SessionRecord> {
-    const rec = await this.store.get(sessionId);
+    const rec = await this.o.store.get(sessionId);
     if (!rec || rec.account !== who.account || rec.expiresAt <= Date.now()) {
       throw new BuntimeError('session_not_found', 'session not found', { details: { sessionId } });
     }
     return rec;
   }
 
-  /** The session's node queue, after checking the node is alive. */
-  async nodeQueue(rec: SessionRecord): Promise<string> {
-    if (!(await this.nodeAlive(rec.nodeId))) {
+  /** The caller's session and its node, which must be alive (a lost node answers 503 at once). */
+  async hosted(who: Principal, sessionId: string): Promise<HostedSession> {
+    const rec = await this.owned(who, sessionId);
+    const node = await this.o.nodes.beat(rec.nodeId);
+    if (!node) {
       throw new BuntimeError('service_unavailable', 'the node hosting this session is unreachable', {
         details: { sessionId: rec.sessionId, state: 'lost' }, retryAfterSec: 10,
       });
     }
     // lastActive to the second is plenty; most requests of a busy session write nothing.
-    if (Date.now() - rec.lastActive > TOUCH_EVERY_MS) void this.store.touch(rec.sessionId).catch(() => {});
-    return nodeQueueName(rec.nodeId);
+    if (Date.now() - rec.lastActive > TOUCH_EVERY_MS) void this.o.store.touch(rec.sessionId).catch(() => {});
+    return { rec, node };
   }
 
-  async get(who: Principal, sessionId: string) {
+  /** Sends a node job about the caller's session to the node hosting it. */
+  async call<J extends keyof NodeJobs & string>(
+    who: Principal, sessionId: string, job: J, rest: Omit<Payload<NodeJobs, J>, 'sessionId'>, opts: { deadlineMs?: number } = {},
+  ): Promise<Result<NodeJobs, J>> {
+    const { rec } = await this.hosted(who, sessionId);
+    return this.callOn(rec, job, rest, opts);
+  }
+
+  /** Sends a node job about a session already looked up. */
+  callOn<J extends keyof NodeJobs & string>(
+    rec: SessionRecord, job: J, rest: Omit<Payload<NodeJobs, J>, 'sessionId'>, opts: { deadlineMs?: number; jobId?: string } = {},
+  ): Promise<Result<NodeJobs, J>> {
+    const payload = { ...rest, sessionId: rec.sessionId } as Payload<NodeJobs, J>;
+    return this.o.rpc.call(nodeJobs, nodeJobQueue(rec.nodeId, job), job, payload, opts);
+  }
+
+  async get(who: Principal, sessionId: string): Promise<SessionView> {
     const rec = await this.owned(who, sessionId);
-    const alive = await this.nodeAlive(rec.nodeId);
-    const stat = alive
-      ? await this.rpc.call(nodeJobs, nodeQueueName(rec.nodeId), 'stat', { sessionId }, { timeoutMs: NODE_CALL_TIMEOUT_MS })
-      : { filesCount: 0, activeProcesses: 0 };
-    return { ...view(rec, alive), ...stat };
+    const alive = await this.o.nodes.alive(rec.nodeId);
+    if (!alive) return this.view(rec, false);
+    const stat = await this.callOn(rec, 'stat', {});
+    void this.o.store.setStat(sessionId, stat).catch(() => {});
+    return this.view(rec, true, stat);
   }
 
-  async list(who: Principal, limit: number, offset: number) {
-    const { sessions, total } = await this.store.list(who.account, limit, offset);
-    const alive = new Map<string, boolean>();
-    for (const s of sessions) if (!alive.has(s.nodeId)) alive.set(s.nodeId, await this.nodeAlive(s.nodeId));
-    return { sessions: sessions.map((s) => view(s, alive.get(s.nodeId) ?? false)), total };
+  /** The account's live sessions; counts as last reported (a listing never wakes a session). */
+  async list(who: Principal, limit: number, offset: number): Promise<{ sessions: SessionView[]; total: number }> {
+    const { sessions, total } = await this.o.store.list(who.account, limit, offset);
+    const live = await this.o.nodes.live();
+    return { sessions: sessions.map((s) => this.view(s, live.has(s.nodeId))), total };
   }
 
   /** Deletes at once; a session on a lost node is forgotten here so its slot frees. */
-  async delete(who: Principal, sessionId: string) {
+  async delete(who: Principal, sessionId: string): Promise<{ deleted: true; sessionId: string }> {
     const rec = await this.owned(who, sessionId);
-    if (await this.nodeAlive(rec.nodeId)) {
-      await this.rpc.call(nodeJobs, nodeQueueName(rec.nodeId), 'delete', { sessionId }, { timeoutMs: NODE_CALL_TIMEOUT_MS });
-    } else {
-      await this.store.remove(rec);
-    }
+    if (await this.o.nodes.alive(rec.nodeId)) await this.callOn(rec, 'delete', {});
+    else await this.o.store.remove(rec);
     // Awaited so the lifetime is counted before the caller can ask for its usage.
-    await this.usage.sessionClosed(sessionId, Date.now()).catch(() => {});
+    await this.o.usage.sessionClosed(sessionId, Date.now()).catch(() => {});
     return { deleted: true, sessionId };
   }
 
-  private nodeAlive(nodeId: string): Promise<boolean> {
-    return this.nodes.alive(nodeId);
+  private view(rec: SessionRecord, alive: boolean, stat?: { filesCount: number; activeProcesses: number }): SessionView {
+    return toSessionView(rec, { alive, publicUrl: this.o.publicUrl(), stat });
   }
-}
-
-function view(rec: SessionRecord, alive: boolean) {
-  return {
-    sessionId: rec.sessionId,
-    createdAt: new Date(rec.createdAt).toISOString(),
-    expiresAt: new Date(rec.expiresAt).toISOString(),
-    lastActive: new Date(rec.lastActive).toISOString(),
-    state: alive ? rec.state : ('lost' as const),
-    metadata: rec.metadata,
-    resourceLimits: rec.resourceLimits,
-  };
 }

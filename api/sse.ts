@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { ExecEvent } from './exec-stream.ts';
+import type { StoredEvent } from '../core/exec-events.ts';
 
 /** Server-Sent Events on an express response. */
 export class SseWriter {
@@ -17,8 +17,16 @@ export class SseWriter {
     this.res.socket?.setNoDelay(true);
   }
 
-  event(e: ExecEvent): void {
+  event(e: StoredEvent): void {
     this.res.write(`id: ${e.id}\nevent: ${e.event}\ndata: ${e.data}\n\n`);
+  }
+
+  /**
+   * Answers a resume of a complete stream: 204 No Content, which also tells a browser's
+   * EventSource to stop reconnecting.
+   */
+  complete(): void {
+    this.res.status(204).end();
   }
 
   ping(): void {

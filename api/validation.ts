@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { BuntimeError } from '../core/errors.ts';
+import { resourceLimitsSchema } from '../core/schemas.ts';
 
 export const WORKSPACE = '/workspace';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -21,12 +22,7 @@ export function resolveInWorkspace(p: string): string | undefined {
   return abs.startsWith(`${WORKSPACE}/`) ? abs.replace(/\/+$/, '') : undefined;
 }
 
-export const resourceLimitsInput = z.strictObject({
-  memory: z.number().int().min(64).optional(),
-  cpu: z.number().positive().optional(),
-  timeout: z.number().int().min(1).optional(),
-  disk: z.number().int().min(16).optional(),
-});
+export const resourceLimitsInput = resourceLimitsSchema.partial().strict();
 
 export const createSessionBody = z.strictObject({
   ttl: z.number().int().min(60).optional(),

@@ -1,74 +1,101 @@
+import type { Readable } from 'node:stream';
 import type { Principal } from '../core/accounts.ts';
 import { BuntimeError } from '../core/errors.ts';
-import type { JobRpcClient } from '../core/job-rpc.ts';
 import type { Plans } from '../core/plans.ts';
-import { nodeJobs, type NodeJobs, type Payload, type Result } from '../core/queues.ts';
-import type { SessionService } from './session-service.ts';
-
-const CALL_TIMEOUT_MS = 60_000;
+import { nodeJobs, type NodeJobs } from '../core/queues.ts';
+import {
+  decodeHeaders, encodeHeaders, newTransferId, PREVIEW_HEADERS_HEADER, PREVIEW_METHOD_HEADER, PREVIEW_PATH_HEADER,
+  PREVIEW_STATUS_HEADER,
+} from '../core/transfers.ts';
+import type { HostedSession, SessionService } from './session-service.ts';
+import type { TransferAnswer, TransferClient } from './transfer-client.ts';
 
 export interface PreviewRequest {
   port: number;
   method: string;
   /** Path and query string as the session's server should see them. */
   path: string;
-  headers: Record<string, string>;
-  body: Buffer;
+  headers: Record<string, string | string[]>;
+  body: Readable;
 }
 
-/** Files and processes of a session: ownership and plan checks, then one job to its node. */
+/** A relayed preview answer: the session server's status, headers and streaming body. */
+export interface PreviewAnswer {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Readable;
+}
+
+type TransferJob = 'fileWrite' | 'fileRead' | 'upload' | 'download' | 'preview';
+
+/**
+ * Files and processes of a session: ownership and plan checks, then one job to its node. Bytes
+ * (file contents, tar trees, preview traffic) stream over the node's data plane, paired with the
+ * job by a transfer id, never through Redis.
+ */
 export class WorkspaceService {
   constructor(
-    private readonly sessions: SessionService,
-    private readonly rpc: JobRpcClient,
-    private readonly plans: Plans,
+    private readonly o: { sessions: SessionService; plans: Plans; transfers: TransferClient },
   ) {}
 
-  async write(who: Principal, sessionId: string, path: string, content: Buffer) {
+  async write(who: Principal, sessionId: string, path: string, content: Buffer): Promise<{ path: string; size: number }> {
     const maxFileBytes = this.maxFile(who, content.length);
-    return this.call(who, sessionId, 'fileWrite', { path, contentBase64: content.toString('base64'), maxFileBytes });
+    const answer = await this.transfer(who, sessionId, 'fileWrite', { path, maxFileBytes }, { body: content });
+    return readJson(answer);
   }
 
-  async read(who: Principal, sessionId: string, path: string): Promise<Buffer> {
-    const maxFileBytes = this.plans[who.plan].maxFileBytes;
-    const r = await this.call(who, sessionId, 'fileRead', { path, maxFileBytes });
-    return Buffer.from(r.contentBase64, 'base64');
+  /** Opens a file for reading: its size and a stream of its bytes (errors come before any byte). */
+  async read(who: Principal, sessionId: string, path: string): Promise<{ size: number; body: Readable }> {
+    const maxFileBytes = this.o.plans[who.plan].maxFileBytes;
+    const answer = await this.transfer(who, sessionId, 'fileRead', { path, maxFileBytes }, { method: 'GET' });
+    return { size: Number(answer.headers['content-length'] ?? 0), body: answer.body };
   }
 
   list(who: Principal, sessionId: string, path: string, limit: number, offset: number) {
-    return this.call(who, sessionId, 'fileList', { path, limit, offset });
+    return this.o.sessions.call(who, sessionId, 'fileList', { path, limit, offset });
   }
 
   delete(who: Principal, sessionId: string, path: string) {
-    return this.call(who, sessionId, 'fileDelete', { path });
+    return this.o.sessions.call(who, sessionId, 'fileDelete', { path });
   }
 
-  upload(who: Principal, sessionId: string, path: string, tar: Buffer) {
-    const maxFileBytes = this.plans[who.plan].maxFileBytes;
-    return this.call(who, sessionId, 'upload', { path, tarBase64: tar.toString('base64'), maxFileBytes });
+  /** Unpacks a tar streamed from the client into the session; nothing is buffered here. */
+  async upload(who: Principal, sessionId: string, path: string, tar: Readable): Promise<{ files: number }> {
+    const maxFileBytes = this.o.plans[who.plan].maxFileBytes;
+    return readJson(await this.transfer(who, sessionId, 'upload', { path, maxFileBytes }, { body: tar }));
   }
 
-  async download(who: Principal, sessionId: string, path: string): Promise<Buffer> {
-    const r = await this.call(who, sessionId, 'download', { path });
-    return Buffer.from(r.tarBase64, 'base64');
+  /** A tar of the tree under `path`, streamed from the session. */
+  async download(who: Principal, sessionId: string, path: string): Promise<Readable> {
+    const maxFileBytes = this.o.plans[who.plan].maxFileBytes;
+    return (await this.transfer(who, sessionId, 'download', { path, maxFileBytes }, { method: 'GET' })).body;
   }
 
-  /** Relays one HTTP request to the session's preview port; the answer as the server gave it. */
-  async preview(who: Principal, sessionId: string, req: PreviewRequest) {
-    const r = await this.call(who, sessionId, 'preview', { ...req, bodyBase64: req.body.toString('base64') });
-    return { status: r.status, headers: r.headers, body: Buffer.from(r.bodyBase64, 'base64') };
+  /** Relays one HTTP request to the session's preview port; the answer streams back as it comes. */
+  async preview(who: Principal, sessionId: string, req: PreviewRequest): Promise<PreviewAnswer> {
+    const answer = await this.transfer(who, sessionId, 'preview', { port: req.port }, {
+      body: req.body,
+      headers: {
+        [PREVIEW_METHOD_HEADER]: req.method, [PREVIEW_PATH_HEADER]: req.path, [PREVIEW_HEADERS_HEADER]: encodeHeaders(req.headers),
+      },
+    });
+    return {
+      status: Number(answer.headers[PREVIEW_STATUS_HEADER] ?? 502),
+      headers: decodeHeaders(answer.headers[PREVIEW_HEADERS_HEADER]),
+      body: answer.body,
+    };
   }
 
   processes(who: Principal, sessionId: string) {
-    return this.call(who, sessionId, 'processes', {});
+    return this.o.sessions.call(who, sessionId, 'processes', {});
   }
 
   kill(who: Principal, sessionId: string, pid: number | undefined) {
-    return this.call(who, sessionId, 'kill', pid === undefined ? {} : { pid });
+    return this.o.sessions.call(who, sessionId, 'kill', pid === undefined ? {} : { pid });
   }
 
   private maxFile(who: Principal, size: number): number {
-    const max = this.plans[who.plan].maxFileBytes;
+    const max = this.o.plans[who.plan].maxFileBytes;
     if (size > max) {
       throw new BuntimeError('payload_too_large', `file over the plan's limit of ${max} bytes`, {
         details: { size, max },
@@ -77,12 +104,35 @@ export class WorkspaceService {
     return max;
   }
 
-  private async call<J extends keyof NodeJobs & string>(
-    who: Principal, sessionId: string, job: J, rest: Omit<Payload<NodeJobs, J>, 'sessionId'>,
-  ): Promise<Result<NodeJobs, J>> {
-    const rec = await this.sessions.owned(who, sessionId);
-    const queue = await this.sessions.nodeQueue(rec);
-    const payload = { ...rest, sessionId } as Payload<NodeJobs, J>;
-    return this.rpc.call(nodeJobs, queue, job, payload, { timeoutMs: CALL_TIMEOUT_MS });
+  /**
+   * Sends a transfer job to the session's node and opens its side of the transfer there. The
+   * answer on the transfer carries the outcome (the job's own reply only matters if the node
+   * could not be reached at all).
+   */
+  private async transfer<J extends TransferJob>(
+    who: Principal, sessionId: string, job: J, rest: Record<string, unknown>,
+    http: { method?: string; headers?: Record<string, string>; body?: Buffer | Readable },
+  ): Promise<TransferAnswer> {
+    const hosted: HostedSession = await this.o.sessions.hosted(who, sessionId);
+    const transferId = newTransferId();
+    const payload = { ...rest, transferId } as never;
+    const { deadlineMs } = nodeJobs[job];
+    const abort = new AbortController();
+    const reply = this.o.sessions.callOn(hosted.rec, job as keyof NodeJobs & string, payload, { deadlineMs });
+    const answer = this.o.transfers.open(hosted.node.transferUrl, transferId, { ...http, timeoutMs: deadlineMs, signal: abort.signal });
+    // The outcome comes on the transfer; a job that failed without ever taking it up (expired,
+    // refused) is known only from its reply, so that ends the wait too.
+    const neverRan = reply.then(() => new Promise<never>(() => {}), (err: unknown) => {
+      abort.abort();
+      throw err;
+    });
+    answer.catch(() => undefined);
+    return Promise.race([answer, neverRan]);
   }
+}
+
+async function readJson<T>(answer: TransferAnswer): Promise<T> {
+  const parts: Buffer[] = [];
+  for await (const chunk of answer.body) parts.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(parts).toString('utf8')) as T;
 }

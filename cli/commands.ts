@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { signAdminToken } from '../api/admin-token.ts';
+import { signAdminToken } from '../core/admin-token.ts';
 import { AccountStore, type KeyInfo } from '../core/accounts.ts';
 import type { Config } from '../core/config.ts';
 import { BuntimeError } from '../core/errors.ts';

@@ -23,6 +23,17 @@ const schema = z.object({
   SANDBOX_TMP_MB: z.coerce.number().int().min(1).max(1024).default(64),
   NODE_SESSION_CAPACITY: z.coerce.number().int().min(1).default(200),
   NODE_EXEC_CONCURRENCY: z.coerce.number().int().min(1).default(64),
+  /** File transfers and preview exchanges one node runs at once. */
+  NODE_DATA_CONCURRENCY: z.coerce.number().int().min(1).default(32),
+  /** Short control operations (stat, ps, kill, list, delete) one node runs at once. */
+  NODE_CONTROL_CONCURRENCY: z.coerce.number().int().min(1).default(32),
+  /** Host directory of the sessions' data sockets (one root-only subdirectory each). */
+  SOCKET_DIR: z.string().default('/run/buntime/sockets'),
+  /** Where the runner's data plane (file contents, preview traffic) listens for the API. */
+  TRANSFER_HOST: z.string().default('127.0.0.1'),
+  TRANSFER_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** URL API instances use to reach this runner's data plane (default http://TRANSFER_HOST:port). */
+  TRANSFER_URL: z.string().url().optional(),
   /** Pre-started sandboxes of the default shape each node keeps ready for creates. */
   WARM_POOL_SIZE: z.coerce.number().int().min(0).max(64).default(2),
   /** Seconds without a request after which a session's container is paused (state `idle`). */

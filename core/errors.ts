@@ -18,6 +18,10 @@ export const ERROR_CATALOGUE = {
   memory_limit_exceeded: { status: 507, retryable: false },
   disk_full: { status: 507, retryable: false },
   service_unavailable: { status: 503, retryable: true },
+  node_lost: { status: 503, retryable: true },
+  snapshot_limit_exceeded: { status: 429, retryable: false },
+  bad_gateway: { status: 502, retryable: true },
+  gateway_timeout: { status: 504, retryable: true },
   internal_error: { status: 500, retryable: false },
 } as const;
 

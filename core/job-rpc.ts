@@ -3,12 +3,17 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BuntimeError } from './errors.ts';
 import { readReply } from './job-reply.ts';
-import { JOB_OPTIONS, type JobCatalogue, type Payload, type Result } from './queues.ts';
+import { JOB_OPTIONS, REPLY_MARGIN_MS, type JobCatalogue, type Payload, type Result } from './queues.ts';
+import type { RedisClock } from './redis-clock.ts';
 
-/** What travels in a BullMQ job: the payload and the channel its reply is published on. */
+/**
+ * What travels in a BullMQ job: the payload, the channel its reply is published on, and the
+ * caller's deadline (epoch ms on the Redis clock).
+ */
 export interface JobEnvelope<P = unknown> {
   p: P;
   r: string;
+  d: number;
 }
 
 interface Pending {
@@ -28,43 +33,53 @@ export class JobRpcClient {
   private started = false;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly subscriber: Redis,
-    private readonly bullPrefix: string,
-    channelPrefix: string,
+    private readonly o: {
+      redis: Redis;
+      subscriber: Redis;
+      clock: RedisClock;
+      bullPrefix: string;
+      channelPrefix: string;
+    },
   ) {
-    this.channel = `${channelPrefix}:${randomUUID()}`;
+    this.channel = `${o.channelPrefix}:${randomUUID()}`;
   }
 
   async start(): Promise<void> {
     if (this.started) return;
-    this.subscriber.on('message', (channel: string, message: string) => {
+    this.o.subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.channel) void this.onReply(message);
     });
-    await this.subscriber.subscribe(this.channel);
+    await this.o.subscriber.subscribe(this.channel);
     this.started = true;
   }
 
-  /** Adds job `name` to `queue` and resolves with its parsed result, or rejects after `timeoutMs`. */
+  /**
+   * Adds job `name` to `queue` and resolves with its parsed result. The job carries a deadline
+   * (`deadlineMs` from now, the catalogue's default unless given); past it (plus a margin for a
+   * reply on its way) the call rejects with `execution_timeout`, and the runner never starts it.
+   */
   async call<C extends JobCatalogue, J extends keyof C & string>(
     catalogue: C,
     queue: string,
     name: J,
     payload: Payload<C, J>,
-    opts: { timeoutMs: number; jobId?: string },
+    opts: { deadlineMs?: number; jobId?: string } = {},
   ): Promise<Result<C, J>> {
     const jobId = opts.jobId ?? randomUUID();
+    const budget = opts.deadlineMs ?? catalogue[name]!.deadlineMs;
+    const deadline = this.o.clock.now() + budget;
+    const waitMs = budget + REPLY_MARGIN_MS;
     const reply = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(jobId);
         reject(new BuntimeError('execution_timeout', 'the request outlived its server deadline', {
-          details: { timeoutMs: opts.timeoutMs },
+          details: { timeoutMs: waitMs },
         }));
-      }, opts.timeoutMs);
+      }, waitMs);
       this.pending.set(jobId, { resolve, reject, timer });
     });
     try {
-      const envelope: JobEnvelope = { p: payload, r: this.channel };
+      const envelope: JobEnvelope = { p: payload, r: this.channel, d: deadline };
       await this.queue(queue).add(name, envelope, { ...JOB_OPTIONS, jobId });
     } catch (err) {
       this.settle(jobId)?.reject(new BuntimeError('service_unavailable', 'could not enqueue the job', {
@@ -88,14 +103,14 @@ export class JobRpcClient {
   private queue(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.redis, prefix: this.bullPrefix });
+      q = new Queue(name, { connection: this.o.redis, prefix: this.o.bullPrefix });
       this.queues.set(name, q);
     }
     return q;
   }
 
   private async onReply(message: string): Promise<void> {
-    const reply = await readReply(this.redis, message).catch(() => undefined);
+    const reply = await readReply(this.o.redis, message).catch(() => undefined);
     if (!reply) return;
     const p = this.settle(reply.id);
     if (!p) return;

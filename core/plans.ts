@@ -1,12 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-
-const limits = z.object({
-  memory: z.number().int().min(64),
-  cpu: z.number().positive(),
-  timeout: z.number().int().min(1),
-  disk: z.number().int().min(16),
-});
+import { resourceLimitsSchema as limits } from './schemas.ts';
 
 const plan = z.object({
   requestsPerMinute: z.number().int().min(1),

@@ -19,6 +19,9 @@ export interface SessionRecord {
   state: SessionState;
   metadata: Record<string, unknown>;
   resourceLimits: ResourceLimits;
+  /** Last counts the node reported (`stat`), for listings that must not wake sessions. */
+  filesCount: number;
+  activeProcesses: number;
 }
 
 /** A new session id: `ses_` + 20 random base62 characters. */
@@ -94,6 +97,12 @@ export class SessionStore {
     await this.redis.eval(SET_IF_EXISTS, 1, this.keys.session(sessionId), 'containerId', containerId, 'state', state);
   }
 
+  /** Records the counts a `stat` found. */
+  async setStat(sessionId: string, stat: { filesCount: number; activeProcesses: number }): Promise<void> {
+    await this.redis.eval(SET_IF_EXISTS, 1, this.keys.session(sessionId),
+      'filesCount', String(stat.filesCount), 'activeProcesses', String(stat.activeProcesses));
+  }
+
   /** Marks the session used now. */
   async touch(sessionId: string, now = Date.now()): Promise<void> {
     await this.redis.eval(SET_IF_EXISTS, 1, this.keys.session(sessionId), 'lastActive', String(now));
@@ -148,6 +157,8 @@ function serialize(rec: SessionRecord): Record<string, string> {
     state: rec.state,
     metadata: JSON.stringify(rec.metadata),
     resourceLimits: JSON.stringify(rec.resourceLimits),
+    filesCount: String(rec.filesCount),
+    activeProcesses: String(rec.activeProcesses),
   };
 }
 
@@ -164,5 +175,7 @@ function deserialize(h: Record<string, string>): SessionRecord {
     state: (h.state ?? 'active') as SessionState,
     metadata: JSON.parse(h.metadata ?? '{}') as Record<string, unknown>,
     resourceLimits: JSON.parse(h.resourceLimits ?? '{}') as ResourceLimits,
+    filesCount: Number(h.filesCount ?? 0),
+    activeProcesses: Number(h.activeProcesses ?? 0),
   };
 }

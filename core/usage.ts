@@ -8,7 +8,7 @@ import { RedisScript } from './redis-script.ts';
 const DAY_MS = 86_400_000;
 /** How long daily counters are kept, s (a little over a year). */
 const RETENTION_SEC = 400 * 86_400;
-type Field = 'requests' | 'executions' | 'cpuMs' | 'sessionMs';
+type Field = 'requests' | 'executions' | 'cpuMs' | 'sessionMs' | 'expired';
 
 /** Counters of one key, or of a whole account, on one UTC day. */
 export interface DayUsage {
@@ -20,6 +20,8 @@ export interface DayUsage {
   cpuMs: number;
   /** Time sessions existed, s; counted when a session ends (delete, expiry), split over UTC days. */
   sessionSeconds: number;
+  /** Executions dropped unrun because they waited past their caller's deadline (the caller got 408). */
+  expired: number;
 }
 
 /** What `GET /usage` and `buntime-admin usage` report: the plan's limits and daily counters. */
@@ -64,9 +66,14 @@ export class UsageStore {
     this.record(keyId, utcDay(now), { requests: 1 });
   }
 
-  /** Counts one finished execution and its CPU time, ms. */
+  /** Counts one finished execution and its CPU time, ms (by the runner that ran it). */
   execution(keyId: string, cpuMs: number, now = Date.now()): void {
     this.record(keyId, utcDay(now), { executions: 1, cpuMs: Math.max(0, Math.round(cpuMs)) });
+  }
+
+  /** Counts one execution dropped unrun past its deadline. */
+  expired(keyId: string, now = Date.now()): void {
+    this.record(keyId, utcDay(now), { expired: 1 });
   }
 
   /** Opens the lifetime of a session created by `keyId`; times are epoch ms. */
@@ -171,17 +178,20 @@ export function splitByUtcDay(startMs: number, endMs: number): Array<{ date: str
 function dayUsage(date: string, h: Record<string, string>): DayUsage {
   return {
     date, requests: Number(h.requests ?? 0), executions: Number(h.executions ?? 0), cpuMs: Number(h.cpuMs ?? 0),
-    sessionSeconds: Math.round(Number(h.sessionMs ?? 0) / 1000),
+    sessionSeconds: Math.round(Number(h.sessionMs ?? 0) / 1000), expired: Number(h.expired ?? 0),
   };
 }
 
 function sumDays(date: string, rows: DayUsage[]): DayUsage {
   const sum = (f: Exclude<keyof DayUsage, 'date'>) => rows.reduce((n, r) => n + r[f], 0);
-  return { date, requests: sum('requests'), executions: sum('executions'), cpuMs: sum('cpuMs'), sessionSeconds: sum('sessionSeconds') };
+  return {
+    date, requests: sum('requests'), executions: sum('executions'), cpuMs: sum('cpuMs'),
+    sessionSeconds: sum('sessionSeconds'), expired: sum('expired'),
+  };
 }
 
 function active(d: DayUsage): boolean {
-  return d.requests + d.executions + d.cpuMs + d.sessionSeconds > 0;
+  return d.requests + d.executions + d.cpuMs + d.sessionSeconds + d.expired > 0;
 }
 
 function pairs(flat: string[]): Array<[string, number]> {

@@ -165,7 +165,7 @@ function passwd(): Entry[] {
 }
 
 function rootfs(bun: string, libs: string[], applets: string[], launcher: Buffer, agent: Buffer): Entry[] {
-  const dirs = ['bin', 'dev', 'etc', OPT, 'proc', 'root', 'run/buntime', 'sys', 'usr/bin', 'usr/local/bin',
+  const dirs = ['bin', 'dev', 'etc', OPT, 'proc', 'root', 'run/buntime', 'run/buntime-host', 'sys', 'usr/bin', 'usr/local/bin',
     'workspace', ...libs.map((l) => dirname(l).slice(1))];
   return [
     ...mkdirs(dirs), dir('tmp', 0o1777),

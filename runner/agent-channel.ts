@@ -1,21 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { PassThrough, type Duplex } from 'node:stream';
-import { BuntimeError, isErrorCode } from '../core/errors.ts';
-
-/** One line the agent wrote: always the `id` of the request it answers and a `type`. */
-export interface AgentReply {
-  id: string;
-  type: string;
-  [field: string]: unknown;
-}
-
-/** Reply types that do not end a request. */
-const PROGRESS_TYPES = new Set(['out', 'chunk']);
+import type { z } from 'zod';
+import {
+  agentOps, errorReplySchema, progressSchemas, type AgentOp, type AgentReplyOf, type AgentRequestOf, type Progress,
+} from '../core/agent-protocol.ts';
+import { BuntimeError } from '../core/errors.ts';
 
 interface Pending {
-  resolve: (reply: AgentReply) => void;
+  op: AgentOp;
+  resolve: (reply: unknown) => void;
   reject: (err: Error) => void;
-  onProgress: ((reply: AgentReply) => void) | undefined;
+  onProgress: ((p: Progress) => void) | undefined;
 }
 
 /** Thrown for every request in flight (and every later one) once the attach stream has closed. */
@@ -26,10 +21,18 @@ export class AgentGoneError extends Error {
   }
 }
 
+/** A reply that does not match the protocol: a bug on one side, never the user's doing. */
+export class AgentProtocolError extends Error {
+  constructor(what: string, cause: unknown) {
+    super(`agent protocol violation: ${what}`, { cause });
+    this.name = 'AgentProtocolError';
+  }
+}
+
 /**
- * The runner's end of the long-lived channel to one session's agent: JSON lines written to the
- * container's stdin, JSON lines read from its (demultiplexed) stdout. Many requests may be in
- * flight; replies are routed by id.
+ * The control channel to one session's agent (core/agent-protocol.ts): JSON lines written to
+ * the container's stdin, JSON lines read from its demultiplexed stdout. Many requests may be in
+ * flight; replies are routed by id, and every reply is validated against the op's schema.
  */
 export class AgentChannel {
   private readonly pending = new Map<string, Pending>();
@@ -60,15 +63,17 @@ export class AgentChannel {
   }
 
   /**
-   * Sends one request and resolves with its final reply; `onProgress` sees the progress replies
-   * (`out`) before it. An agent `error` reply rejects with the matching {@link BuntimeError}.
+   * Sends one request and resolves with its validated final reply; `onProgress` sees the
+   * progress replies before it. An agent `error` reply rejects with the matching
+   * {@link BuntimeError}.
    */
-  request(req: Record<string, unknown>, onProgress?: (reply: AgentReply) => void): Promise<AgentReply> {
+  call<O extends AgentOp>(op: O, req: AgentRequestOf<O>, onProgress?: (p: Progress) => void): Promise<AgentReplyOf<O>> {
     if (this.closedReason !== undefined) return Promise.reject(new AgentGoneError(this.closedReason));
+    const fields = (agentOps[op].request as z.ZodType).parse(req) as object;
     const id = randomUUID();
-    return new Promise<AgentReply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onProgress });
-      this.stream.write(`${JSON.stringify({ ...req, id })}\n`);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { op, resolve: resolve as (r: unknown) => void, reject, onProgress });
+      this.stream.write(`${JSON.stringify({ ...fields, id, op })}\n`);
     });
   }
 
@@ -95,30 +100,37 @@ export class AgentChannel {
   }
 
   private onLine(line: string): void {
-    let reply: AgentReply;
+    let reply: { id?: unknown; type?: unknown };
     try {
-      reply = JSON.parse(line) as AgentReply;
+      reply = JSON.parse(line) as { id?: unknown; type?: unknown };
     } catch {
       this.onAgentLog(`unparseable agent line (${line.length} chars)`);
       return;
     }
-    const p = this.pending.get(reply.id);
+    const p = typeof reply.id === 'string' ? this.pending.get(reply.id) : undefined;
     if (!p) return;
-    if (PROGRESS_TYPES.has(reply.type)) {
-      p.onProgress?.(reply);
+    if (typeof reply.type === 'string' && Object.hasOwn(progressSchemas, reply.type)) {
+      this.onProgress(p, reply);
       return;
     }
-    this.pending.delete(reply.id);
-    if (reply.type === 'error') p.reject(agentError(reply));
-    else p.resolve(reply);
+    this.pending.delete(reply.id as string);
+    try {
+      if (reply.type === 'error') p.reject(agentError(errorReplySchema.parse(reply)));
+      else if (reply.type === p.op) p.resolve((agentOps[p.op].reply as z.ZodType).parse(reply));
+      else throw new Error(`a ${String(reply.type)} reply to ${p.op}`);
+    } catch (err) {
+      p.reject(new AgentProtocolError(`reply to ${p.op}`, err));
+    }
+  }
+
+  private onProgress(p: Pending, reply: { type?: unknown }): void {
+    const schema = progressSchemas[reply.type as keyof typeof progressSchemas];
+    const parsed = schema.safeParse(reply);
+    if (parsed.success) p.onProgress?.({ ...parsed.data, type: reply.type } as Progress);
+    else this.onAgentLog(`malformed ${String(reply.type)} progress reply`);
   }
 }
 
-function agentError(reply: AgentReply): BuntimeError {
-  const code = isErrorCode(reply.code) ? reply.code : 'internal_error';
-  const message = typeof reply.message === 'string' ? reply.message : 'sandbox agent error';
-  const details = typeof reply.details === 'object' && reply.details !== null
-    ? (reply.details as Record<string, unknown>)
-    : {};
-  return new BuntimeError(code, message, { details });
+function agentError(reply: z.infer<typeof errorReplySchema>): BuntimeError {
+  return new BuntimeError(reply.code, reply.message, { details: reply.details });
 }

@@ -1,4 +1,5 @@
 import type { ContainerCreateOptions } from 'dockerode';
+import { DATA_SOCKET, DATA_SOCKET_DIR, type AgentEnvironment } from '../core/agent-protocol.ts';
 import type { ResourceLimits } from '../core/schemas.ts';
 
 /** Capabilities the agent keeps; user programs run as an unprivileged uid and have none. */
@@ -16,6 +17,8 @@ export interface SandboxSpec {
   pidsLimit: number;
   /** Size of the private /tmp, MB. */
   tmpMb: number;
+  /** Host directory of the session's data socket (root-only), bind-mounted for the agent. */
+  dataDir: string;
 }
 
 const MB = 1024 * 1024;
@@ -37,15 +40,17 @@ export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
   // One MiB above the disk: a file can never reach it on the disk-sized tmpfs, so filling the
   // disk gives ENOSPC (an error the program can handle) rather than SIGXFSZ.
   const fsizeBytes = diskBytes + MB;
+  const env: AgentEnvironment = {
+    BUNTIME_UID: String(spec.uid),
+    BUNTIME_NPROC: String(spec.pidsLimit),
+    BUNTIME_FSIZE: String(fsizeBytes),
+    BUNTIME_DATA_SOCKET: DATA_SOCKET,
+  };
   return {
     name: `buntime-${spec.sessionId}`,
     Image: spec.image,
     // Nothing of the host's environment: the agent gets exactly these.
-    Env: [
-      `BUNTIME_UID=${spec.uid}`,
-      `BUNTIME_NPROC=${spec.pidsLimit}`,
-      `BUNTIME_FSIZE=${fsizeBytes}`,
-    ],
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     User: '0:0',
     WorkingDir: '/workspace',
     AttachStdin: true,
@@ -80,6 +85,9 @@ export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
         '/tmp': `rw,exec,nosuid,nodev,size=${spec.tmpMb * MB},mode=1777`,
         '/run/buntime': `rw,noexec,nosuid,nodev,size=${16 * MB},mode=0755`,
       },
+      // The runner's data socket for this session; the directory is root-only (0700), so user
+      // programs cannot reach it.
+      Mounts: [{ Type: 'bind', Source: spec.dataDir, Target: DATA_SOCKET_DIR, ReadOnly: true }],
       AutoRemove: false,
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: 'none', Config: {} },

@@ -4,7 +4,7 @@ import { BuntimeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { AgentChannel } from './agent-channel.ts';
 import { containerSpec, type SandboxSpec } from './container-spec.ts';
-import type { Sandbox, SandboxDiagnosis, SandboxDriver } from './sandbox-driver.ts';
+import type { ContainerHandle, SandboxDiagnosis, SandboxDriver } from './sandbox-driver.ts';
 
 const AGENT_READY_MS = 15_000;
 const REMOVAL_WAIT_MS = 15_000;
@@ -21,7 +21,7 @@ export class DockerDriver implements SandboxDriver {
     await this.call(() => this.docker.ping());
   }
 
-  async create(spec: SandboxSpec): Promise<Sandbox> {
+  async create(spec: SandboxSpec): Promise<ContainerHandle> {
     const container = await this.call(() => this.docker.createContainer(containerSpec(spec)));
     try {
       const channel = await this.attach(container);
@@ -34,7 +34,7 @@ export class DockerDriver implements SandboxDriver {
     }
   }
 
-  async connect(containerId: string): Promise<Sandbox> {
+  async connect(containerId: string): Promise<ContainerHandle> {
     const container = this.docker.getContainer(containerId);
     const info = await this.call(() => container.inspect());
     // A runner that stopped while a session was idle leaves its container paused.
@@ -120,7 +120,7 @@ export class DockerDriver implements SandboxDriver {
         'the sandbox agent did not start', { retryAfterSec: 5 })), AGENT_READY_MS);
     });
     try {
-      await Promise.race([channel.request({ op: 'ping' }), timeout]);
+      await Promise.race([channel.call('ping', {}), timeout]);
     } finally {
       clearTimeout(timer);
     }

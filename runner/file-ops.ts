@@ -1,70 +1,73 @@
-import { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { BuntimeError } from '../core/errors.ts';
-import type { AgentChannel } from './agent-channel.ts';
+import type { AgentClient } from './agent-client.ts';
 
-interface ListedFile {
-  path: string;
-  size: number;
-  modified: string;
-  type: 'file' | 'directory' | 'symlink' | 'other';
-}
+/** Largest tree a download packs, bytes; beyond it the caller gets 413 before any byte. */
+const MAX_TREE_BYTES = 1024 * 1024 * 1024;
 
-/** Largest tree a download packs, bytes; beyond it the caller gets 413. */
-const MAX_TREE_BYTES = 256 * 1024 * 1024;
-
-/** Extracts a tar into the session under `root` through the agent; returns how many files it wrote. */
-export async function untarInto(ch: AgentChannel, root: string, tarBytes: Buffer, maxFileBytes: number): Promise<number> {
+/**
+ * Extracts a tar arriving on `source` into the session under `root`, file by file as it
+ * streams (no whole archive in memory); returns how many files it wrote. Links and devices are
+ * not extracted: they could point anywhere.
+ */
+export async function untarInto(agent: AgentClient, root: string, source: Readable, maxFileBytes: number): Promise<number> {
   const extract = tar.extract();
   let files = 0;
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
-      collect(stream)
-        .then(async (body) => {
-          const path = joinPath(root, header.name);
-          if (header.type === 'directory') await ch.request({ op: 'mkdir', path });
-          else if (header.type === 'file') {
-            await ch.request({ op: 'write', path, contentBase64: body.toString('base64'), maxFileBytes });
-            files++;
-          } // links and devices are not extracted: they could point anywhere.
-          next();
-        })
-        .catch((err: unknown) => { extract.destroy(err as Error); reject(err); });
+      const path = joinPath(root, header.name);
+      const step = header.type === 'directory' ? agent.mkdir(path)
+        : header.type === 'file' ? agent.write(path, stream as unknown as Readable, maxFileBytes).then(() => { files++; })
+          : Promise.resolve();
+      step.then(() => {
+        stream.resume();
+        next();
+      }, (err: unknown) => {
+        extract.destroy(err as Error);
+        reject(err);
+      });
     });
     extract.on('finish', resolve);
     extract.on('error', (err) => reject(err instanceof BuntimeError ? err : badTar(err)));
   });
-  Readable.from([tarBytes]).pipe(extract);
+  source.on('error', (err) => extract.destroy(err));
+  source.pipe(extract);
   await done;
   return files;
 }
 
-/** Packs the session's tree under `root` (a file or a directory) into a tar. */
-export async function tarFrom(ch: AgentChannel, root: string): Promise<Buffer> {
-  const listing = await ch.request({ op: 'list', path: root, recursive: true, limit: 1_000_000, offset: 0 });
-  const entries = listing.files as ListedFile[];
-  const total = entries.reduce((n, f) => n + (f.type === 'file' ? f.size : 0), 0);
-  if (total > MAX_TREE_BYTES) {
-    throw new BuntimeError('payload_too_large', 'tree too large to download', { details: { bytes: total } });
+/**
+ * Packs the session's tree under `root` (a file or a directory) into a tar written to `sink`.
+ * Sizes are checked before the first byte (a file over `maxFileBytes` or a tree over the cap is
+ * a 413 the caller can still answer); each file streams from the agent into the archive.
+ */
+export async function tarFrom(agent: AgentClient, root: string, sink: Writable, maxFileBytes: number): Promise<number> {
+  const { files: entries } = await agent.list(root, { recursive: true, limit: 1_000_000, offset: 0 });
+  const files = entries.filter((f) => f.type === 'file');
+  const total = files.reduce((n, f) => n + f.size, 0);
+  const big = files.find((f) => f.size > maxFileBytes);
+  if (big || total > MAX_TREE_BYTES) {
+    throw new BuntimeError('payload_too_large', big ? `${big.path} is over the plan's file limit` : 'tree too large to download', {
+      details: { bytes: total, maxFileBytes },
+    });
   }
   const pack = tar.pack();
-  const out = collect(pack);
+  const out = pipeline(pack, sink);
   const base = stripRoot(root);
   for (const f of entries) {
     const name = relativeTo(base, f.path);
     if (f.type === 'directory') pack.entry({ name, type: 'directory', mtime: new Date(f.modified) });
     if (f.type !== 'file') continue;
-    const file = await ch.request({ op: 'read', path: f.path, maxFileBytes: MAX_TREE_BYTES });
-    pack.entry({ name, mtime: new Date(f.modified) }, Buffer.from(String(file.contentBase64), 'base64'));
+    const file = await agent.read(f.path, maxFileBytes);
+    const entry = pack.entry({ name, size: file.size, mtime: new Date(f.modified) });
+    await pipeline(file.stream, entry);
+    await file.done;
   }
   pack.finalize();
-  return out;
-}
-
-async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(chunk as Buffer);
-  return Buffer.concat(parts);
+  await out;
+  return files.length;
 }
 
 function joinPath(root: string, name: string): string {

@@ -10,7 +10,10 @@ function harness(ms = 20) {
   const later = (what: string) => new Promise<void>((r) => setTimeout(() => { calls.push(what); r(); }, ms));
   const driver = { pause: () => later('pause'), unpause: () => later('unpause') } as unknown as SandboxDriver;
   const store = { setState: async (_id: string, s: SessionState) => { calls.push(`state ${s}`); } } as unknown as SessionStore;
-  const keeper = new IdleKeeper(driver, store, async () => 'c1', 100, 200, () => later('deep sleep'), createLogger('silent'));
+  const keeper = new IdleKeeper({
+    driver, store, containerOf: async () => 'c1', idleAfterMs: 100, sleepAfterMs: 200,
+    deepSleep: () => later('deep sleep'), log: createLogger('silent'),
+  });
   return { keeper, calls };
 }
 

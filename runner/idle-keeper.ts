@@ -24,15 +24,18 @@ export class IdleKeeper {
   private readonly activity = new Map<string, Activity>();
 
   constructor(
-    private readonly driver: SandboxDriver,
-    private readonly store: SessionStore,
-    private readonly containerOf: (sessionId: string) => Promise<string | undefined>,
-    private readonly idleAfterMs: number,
-    /** An idle session unused this long goes to deep sleep, ms. */
-    private readonly sleepAfterMs: number,
-    /** Snapshots a session's workspace and removes its container. */
-    private readonly deepSleep: (sessionId: string) => Promise<void>,
-    private readonly log: Logger,
+    private readonly o: {
+      driver: SandboxDriver;
+      store: SessionStore;
+      containerOf: (sessionId: string) => Promise<string | undefined>;
+      /** A session unused this long is paused, ms. */
+      idleAfterMs: number;
+      /** An idle session unused this long goes to deep sleep, ms. */
+      sleepAfterMs: number;
+      /** Snapshots a session's workspace and removes its container. */
+      deepSleep: (sessionId: string) => Promise<void>;
+      log: Logger;
+    },
   ) {}
 
   /** Runs `fn` for a session, thawing it first if it is idle (an asleep one `fn` revives). */
@@ -57,8 +60,8 @@ export class IdleKeeper {
     for (const [sessionId, a] of this.activity) {
       if (a.inflight > 0 || a.busy) continue;
       const unused = now - a.lastUsed;
-      if (a.phase === 'active' && unused >= this.idleAfterMs) await this.begin(a, () => this.pause(sessionId, a));
-      else if (a.phase === 'idle' && unused >= this.sleepAfterMs) await this.begin(a, () => this.sleep(sessionId, a));
+      if (a.phase === 'active' && unused >= this.o.idleAfterMs) await this.begin(a, () => this.pause(sessionId, a));
+      else if (a.phase === 'idle' && unused >= this.o.sleepAfterMs) await this.begin(a, () => this.sleep(sessionId, a));
       else continue;
       moved++;
     }
@@ -92,33 +95,33 @@ export class IdleKeeper {
 
   private async pause(sessionId: string, a: Activity): Promise<void> {
     try {
-      const containerId = await this.containerOf(sessionId);
+      const containerId = await this.o.containerOf(sessionId);
       if (!containerId) throw new Error('no container');
-      await this.driver.pause(containerId);
-      await this.store.setState(sessionId, 'idle');
+      await this.o.driver.pause(containerId);
+      await this.o.store.setState(sessionId, 'idle');
       a.phase = 'idle';
     } catch (err) {
-      this.log.warn({ err, sessionId }, 'could not pause an idle session');
+      this.o.log.warn({ err, sessionId }, 'could not pause an idle session');
       a.lastUsed = Date.now();
     }
   }
 
   private async sleep(sessionId: string, a: Activity): Promise<void> {
     try {
-      await this.deepSleep(sessionId);
+      await this.o.deepSleep(sessionId);
       a.phase = 'asleep';
     } catch (err) {
       // Whatever state it was left in, the next sweeps start over from `active`.
-      this.log.warn({ err, sessionId }, 'could not put an idle session to deep sleep');
+      this.o.log.warn({ err, sessionId }, 'could not put an idle session to deep sleep');
       a.phase = 'active';
       a.lastUsed = Date.now();
     }
   }
 
   private async wake(sessionId: string, a: Activity): Promise<void> {
-    const containerId = await this.containerOf(sessionId);
-    if (containerId) await this.driver.unpause(containerId);
+    const containerId = await this.o.containerOf(sessionId);
+    if (containerId) await this.o.driver.unpause(containerId);
     a.phase = 'active';
-    await this.store.setState(sessionId, 'active');
+    await this.o.store.setState(sessionId, 'active');
   }
 }

@@ -1,73 +1,123 @@
 import type { DestinationStream } from 'pino';
-import { loadConfig } from '../core/config.ts';
-import { createLogger } from '../core/logger.ts';
-import { nodeJobs, nodeQueueName, SESSIONS_QUEUE, sessionJobs } from '../core/queues.ts';
+import type { Worker } from 'bullmq';
+import { loadConfig, type Config } from '../core/config.ts';
+import { ExecEventLog } from '../core/exec-events.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
 import { loadPlans } from '../core/plans.ts';
+import { bullPrefix, nodeJobs, nodeQueueName, SESSIONS_QUEUE, sessionJobs, type Lane, type NodeJobs } from '../core/queues.ts';
+import { RedisClock } from '../core/redis-clock.ts';
 import { createRedis, Keys } from '../core/redis.ts';
 import { SessionStore } from '../core/session-store.ts';
+import { UsageStore } from '../core/usage.ts';
+import { AgentAccess } from './agent-access.ts';
 import { DockerDriver } from './docker-driver.ts';
-import { ExecEventLog } from './exec-events.ts';
 import { Executor } from './executor.ts';
-import { createJobWorker } from './job-worker.ts';
+import { IdleKeeper } from './idle-keeper.ts';
+import { Janitor } from './janitor.ts';
+import { createJobWorker, type Handlers } from './job-worker.ts';
 import { NodeHeartbeat } from './node-heartbeat.ts';
 import { nodeHandlers } from './node-handlers.ts';
-import { SessionHost } from './session-host.ts';
+import { Sandboxes } from './sandboxes.ts';
+import { SnapshotStore } from './snapshot-store.ts';
+import { TransferHub } from './transfer-hub.ts';
+
+/** The jobs of one lane, with the handlers for them. */
+function laneHandlers(all: Handlers<NodeJobs>, lane: Lane) {
+  const names = (Object.keys(nodeJobs) as Array<keyof NodeJobs>).filter((n) => nodeJobs[n].lane === lane);
+  const catalogue = Object.fromEntries(names.map((n) => [n, nodeJobs[n]])) as unknown as NodeJobs;
+  return { catalogue, handlers: all };
+}
+
+function laneConcurrency(cfg: Config, lane: Lane): number {
+  return lane === 'exec' ? cfg.NODE_EXEC_CONCURRENCY : lane === 'data' ? cfg.NODE_DATA_CONCURRENCY : cfg.NODE_CONTROL_CONCURRENCY;
+}
+
+/** Periodic sweeps: expiry, idle/deep sleep, orphans. */
+function sweeps(janitor: Janitor, lifecycle: IdleKeeper, cfg: Config, log: Logger): NodeJS.Timeout[] {
+  const every = (ms: number, what: string, fn: () => Promise<unknown>) =>
+    setInterval(() => void fn().catch((err: unknown) => log.warn({ err }, `${what} failed`)), ms);
+  return [
+    every(1_000, 'expiry sweep', () => janitor.expireDue()),
+    every(Math.min(10_000, cfg.IDLE_AFTER * 500), 'idle sweep', () => lifecycle.sweep()),
+    every(60_000, 'orphan sweep', () => janitor.reapOrphans()),
+  ];
+}
 
 /** Composition root of a runner: one process = one node = one Docker engine. */
 export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { logDestination?: DestinationStream } = {}) {
   const cfg = loadConfig(env);
   const log = createLogger(cfg.LOG_LEVEL, opts.logDestination).child({ module: 'runner', nodeId: cfg.NODE_ID });
   const keys = new Keys(cfg.REDIS_PREFIX);
-  const bullPrefix = `${cfg.REDIS_PREFIX}-bull`;
   const redis = createRedis(cfg.REDIS_URL);
   const blocking = createRedis(cfg.REDIS_URL);
+  const clock = new RedisClock(redis);
+  await clock.start();
   const driver = new DockerDriver(cfg.DOCKER_SOCKET, log.child({ module: 'docker' }));
   await driver.ping();
   const store = new SessionStore(redis, keys);
-  const host = new SessionHost(driver, store, redis, keys, {
-    nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME,
-    pidsLimit: cfg.SANDBOX_PIDS_LIMIT, tmpMb: cfg.SANDBOX_TMP_MB, idleAfterMs: cfg.IDLE_AFTER * 1000,
-    sleepAfterMs: Math.max(cfg.SLEEP_AFTER, cfg.IDLE_AFTER) * 1000, snapshotDir: cfg.SNAPSHOT_DIR,
+  const usage = new UsageStore(redis, keys);
+  const snapshots = new SnapshotStore(cfg.SNAPSHOT_DIR);
+  const sandboxes = new Sandboxes({
+    driver, store, redis, keys, snapshots, log: log.child({ module: 'sandboxes' }),
+    nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME, pidsLimit: cfg.SANDBOX_PIDS_LIMIT,
+    tmpMb: cfg.SANDBOX_TMP_MB, socketDir: cfg.SOCKET_DIR,
     warmShape: loadPlans(cfg.PLANS_FILE).free.defaults, warmPoolSize: cfg.WARM_POOL_SIZE,
-  }, log.child({ module: 'host' }));
-  const reaped = await host.reapOrphans();
-  if (reaped > 0) log.info({ reaped }, 'removed orphan containers');
-  host.warmUp();
-
-  const executor = new Executor(host, new ExecEventLog(redis, keys), log.child({ module: 'executor' }));
-  const common = { connection: blocking, publisher: redis, keys, bullPrefix, log };
-  const nodeWorker = createJobWorker({
-    ...common, queue: nodeQueueName(cfg.NODE_ID), catalogue: nodeJobs,
-    handlers: nodeHandlers(host, executor), concurrency: cfg.NODE_EXEC_CONCURRENCY,
   });
+  const lifecycle = new IdleKeeper({
+    driver, store, containerOf: (id) => sandboxes.containerOf(id), idleAfterMs: cfg.IDLE_AFTER * 1000,
+    sleepAfterMs: Math.max(cfg.SLEEP_AFTER, cfg.IDLE_AFTER) * 1000, deepSleep: (id) => sandboxes.deepSleep(id),
+    log: log.child({ module: 'lifecycle' }),
+  });
+  const janitor = new Janitor({ nodeId: cfg.NODE_ID, store, sandboxes, lifecycle, snapshots, driver, log: log.child({ module: 'janitor' }) });
+  const reaped = await janitor.reapOrphans();
+  if (reaped > 0) log.info({ reaped }, 'removed orphan containers');
+  sandboxes.warmUp();
+
+  const transfers = new TransferHub();
+  const transferUrl = await transfers.start(cfg.TRANSFER_HOST, cfg.TRANSFER_PORT, cfg.TRANSFER_URL);
+  const access = new AgentAccess({ sandboxes, lifecycle, store, driver, log: log.child({ module: 'access' }) });
+  const executor = new Executor({ access, events: new ExecEventLog(redis, keys), usage, log: log.child({ module: 'executor' }) });
+  const handlers = nodeHandlers({ access, exec: executor, janitor, transfers });
+  const common = { connection: blocking, publisher: redis, keys, bullPrefix: bullPrefix(cfg.REDIS_PREFIX), clock, log };
+  const onExpired = (_name: string, payload: unknown) => {
+    const keyId = (payload as { keyId?: unknown }).keyId;
+    if (typeof keyId === 'string') usage.expired(keyId);
+  };
+  const nodeWorkers: Worker[] = (['exec', 'data', 'control'] as const).map((lane) => createJobWorker({
+    ...common, ...laneHandlers(handlers, lane), queue: nodeQueueName(cfg.NODE_ID, lane),
+    concurrency: laneConcurrency(cfg, lane), onExpired,
+  }));
   const sessionsWorker = createJobWorker({
     ...common, queue: SESSIONS_QUEUE, catalogue: sessionJobs,
-    handlers: { create: (p) => host.create(p) }, concurrency: 4,
+    handlers: { create: async (p) => {
+      const created = await sandboxes.create(p);
+      lifecycle.track(created.sessionId);
+      return created;
+    } }, concurrency: 4,
   });
-  const heartbeat = new NodeHeartbeat(redis, keys, cfg.NODE_ID, () => {
-    const atCapacity = host.count >= cfg.NODE_SESSION_CAPACITY;
-    // A full node stops pulling creates so another node takes them.
-    if (atCapacity && !sessionsWorker.isPaused()) sessionsWorker.pause(true);
-    if (!atCapacity && sessionsWorker.isPaused()) sessionsWorker.resume();
-    return { sessions: host.count, capacity: cfg.NODE_SESSION_CAPACITY, warm: host.warmReady };
+  const heartbeat = new NodeHeartbeat({
+    redis, keys, nodeId: cfg.NODE_ID,
+    load: () => {
+      const atCapacity = sandboxes.count >= cfg.NODE_SESSION_CAPACITY;
+      // A full node stops pulling creates so another node takes them.
+      if (atCapacity && !sessionsWorker.isPaused()) sessionsWorker.pause(true);
+      if (!atCapacity && sessionsWorker.isPaused()) sessionsWorker.resume();
+      return { sessions: sandboxes.count, capacity: cfg.NODE_SESSION_CAPACITY, warm: sandboxes.warmReady, transferUrl };
+    },
   });
   await heartbeat.start();
-
-  const timers = [
-    setInterval(() => void host.expireDue().catch((err: unknown) => log.warn({ err }, 'expiry sweep failed')), 1_000),
-    setInterval(() => void host.sleepIdle().catch((err: unknown) => log.warn({ err }, 'idle sweep failed')),
-      Math.min(10_000, cfg.IDLE_AFTER * 500)),
-    setInterval(() => void host.reapOrphans().catch((err: unknown) => log.warn({ err }, 'orphan sweep failed')), 60_000),
-  ];
-  await Promise.all([nodeWorker.waitUntilReady(), sessionsWorker.waitUntilReady()]);
+  const timers = sweeps(janitor, lifecycle, cfg, log);
+  await Promise.all([...nodeWorkers, sessionsWorker].map((w) => w.waitUntilReady()));
   log.info({ image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME }, 'runner ready');
 
   /** Ordered shutdown: stop taking jobs, let running ones finish, stop sweeps, drop channels. */
   const stop = async () => {
-    await Promise.all([sessionsWorker.close(), nodeWorker.close()]);
+    await Promise.all([sessionsWorker, ...nodeWorkers].map((w) => w.close()));
     for (const t of timers) clearInterval(t);
     await heartbeat.stop().catch(() => {});
-    await host.stop();
+    await transfers.stop();
+    await sandboxes.stop();
+    clock.stop();
     redis.disconnect();
     blocking.disconnect();
     log.info('runner stopped');

@@ -1,60 +1,66 @@
 import type { NodeJobs } from '../core/queues.ts';
+import type { AgentAccess } from './agent-access.ts';
 import type { Executor } from './executor.ts';
 import { tarFrom, untarInto } from './file-ops.ts';
+import type { Janitor } from './janitor.ts';
 import type { Handlers } from './job-worker.ts';
-import type { SessionHost } from './session-host.ts';
+import { relayPreview } from './preview-relay.ts';
+import type { Transfer, TransferHub } from './transfer-hub.ts';
 
-/** Handlers of a node's queue: every job about a session hosted on this node. */
-export function nodeHandlers(host: SessionHost, exec: Executor): Handlers<NodeJobs> {
+/** How long the session's preview server may take to accept a connection, ms. */
+const PREVIEW_CONNECT_MS = 5_000;
+
+export interface NodeHandlerDeps {
+  access: AgentAccess;
+  exec: Executor;
+  janitor: Janitor;
+  transfers: TransferHub;
+}
+
+/** Handlers of a node's queues: every job about a session hosted on this node. */
+export function nodeHandlers({ access, exec, janitor, transfers }: NodeHandlerDeps): Handlers<NodeJobs> {
+  const agent = access.use.bind(access);
   return {
     execute: (p) => exec.run(p),
     spawn: (p) => exec.spawn(p),
-    delete: async (p) => ({ deleted: await host.delete(p.sessionId) }),
+    delete: async (p) => ({ deleted: await janitor.delete(p.sessionId) }),
     kill: async (p) => {
-      const r = await exec.agent(p.sessionId, (ch) => ch.request({ op: 'kill', pid: p.pid }));
-      const pids = (r.pids as number[]) ?? [];
+      const pids = await agent(p.sessionId, (a) => a.kill(p.pid));
       return { killed: pids.length > 0, pids };
     },
-    processes: async (p) => {
-      const r = await exec.agent(p.sessionId, (ch) => ch.request({ op: 'ps' }));
-      return { processes: r.processes as never };
-    },
-    stat: async (p) => {
-      const r = await exec.agent(p.sessionId, (ch) => ch.request({ op: 'stat' }));
-      return { filesCount: Number(r.filesCount), activeProcesses: Number(r.activeProcesses) };
-    },
-    fileWrite: async (p) => {
-      const r = await exec.agent(p.sessionId, (ch) => ch.request({
-        op: 'write', path: p.path, contentBase64: p.contentBase64, maxFileBytes: p.maxFileBytes,
-      }));
-      return { path: String(r.path), size: Number(r.size) };
-    },
-    fileRead: async (p) => {
-      const r = await exec.agent(p.sessionId, (ch) => ch.request({ op: 'read', path: p.path, maxFileBytes: p.maxFileBytes }));
-      return { contentBase64: String(r.contentBase64) };
-    },
-    fileList: async (p) => {
-      const r = await exec.agent(p.sessionId, (ch) => ch.request({
-        op: 'list', path: p.path, recursive: true, limit: p.limit, offset: p.offset,
-      }));
-      return { files: r.files as never, total: Number(r.total) };
-    },
-    fileDelete: async (p) => {
-      const r = await exec.agent(p.sessionId, (ch) => ch.request({ op: 'delete', path: p.path }));
-      return { deleted: true, path: String(r.path) };
-    },
-    upload: async (p) => {
-      const files = await host.use(p.sessionId, (ch) => untarInto(ch, p.path, Buffer.from(p.tarBase64, 'base64'), p.maxFileBytes));
-      return { files };
-    },
-    preview: async (p) => {
-      const { sessionId, ...http } = p;
-      const r = await exec.agent(sessionId, (ch) => ch.request({ op: 'http', ...http, timeoutMs: 30_000 }));
-      return { status: Number(r.status), headers: r.headers as Record<string, string>, bodyBase64: String(r.bodyBase64) };
-    },
-    download: async (p) => {
-      const tar = await host.use(p.sessionId, (ch) => tarFrom(ch, p.path));
-      return { tarBase64: tar.toString('base64') };
-    },
+    processes: async (p) => ({ processes: await agent(p.sessionId, (a) => a.ps()) }),
+    stat: (p) => agent(p.sessionId, (a) => a.stat()),
+    fileList: (p) => agent(p.sessionId, (a) => a.list(p.path, { recursive: true, limit: p.limit, offset: p.offset })),
+    fileDelete: async (p) => ({ deleted: true, path: await agent(p.sessionId, (a) => a.delete(p.path)) }),
+    fileWrite: (p) => transfers.serve(p.transferId, async (t) => {
+      const written = await agent(p.sessionId, (a) => a.write(p.path, t.req, p.maxFileBytes));
+      return answerJson(t, written);
+    }),
+    fileRead: (p) => transfers.serve(p.transferId, (t) => agent(p.sessionId, async (a) => {
+      const file = await a.read(p.path, p.maxFileBytes);
+      t.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.size) });
+      file.stream.pipe(t.res);
+      await file.done;
+      return { size: file.size };
+    })),
+    upload: (p) => transfers.serve(p.transferId, async (t) => {
+      const files = await agent(p.sessionId, (a) => untarInto(a, p.path, t.req, p.maxFileBytes));
+      return answerJson(t, { files });
+    }),
+    download: (p) => transfers.serve(p.transferId, (t) => agent(p.sessionId, async (a) => {
+      t.res.setHeader('content-type', 'application/x-tar');
+      return { files: await tarFrom(a, p.path, t.res, p.maxFileBytes) };
+    })),
+    // The whole exchange counts as a use of the session: it is never paused mid-answer.
+    preview: (p) => transfers.serve(p.transferId, (t) => agent(p.sessionId, async (a) => ({
+      status: await relayPreview(t, await a.tcp(p.port, PREVIEW_CONNECT_MS)),
+    }))),
   };
+}
+
+/** Answers a transfer with a small JSON body and returns it as the job's result too. */
+function answerJson<T>(t: Transfer, body: T): T {
+  t.res.writeHead(200, { 'content-type': 'application/json' });
+  t.res.end(JSON.stringify(body));
+  return body;
 }

@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
+import { removeBeat, writeBeat, type NodeBeat } from '../core/node-directory.ts';
 import type { Keys } from '../core/redis.ts';
 
-/** How long a node counts as alive after its last beat, seconds. */
-export const NODE_TTL_SEC = 15;
 const BEAT_MS = 5_000;
 
 /** Tells Redis this node is alive and how loaded it is; the API reads it to spot lost nodes. */
@@ -10,10 +9,12 @@ export class NodeHeartbeat {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keys,
-    private readonly nodeId: string,
-    private readonly load: () => { sessions: number; capacity: number; warm: number },
+    private readonly o: {
+      redis: Redis;
+      keys: Keys;
+      nodeId: string;
+      load: () => Omit<NodeBeat, 'at'>;
+    },
   ) {}
 
   async start(): Promise<void> {
@@ -24,14 +25,10 @@ export class NodeHeartbeat {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.redis.multi().del(this.keys.node(this.nodeId)).srem(this.keys.nodes(), this.nodeId).exec();
+    await removeBeat(this.o.redis, this.o.keys, this.o.nodeId);
   }
 
-  private async beat(): Promise<void> {
-    const body = JSON.stringify({ ...this.load(), at: Date.now() });
-    await this.redis.multi()
-      .set(this.keys.node(this.nodeId), body, 'EX', NODE_TTL_SEC)
-      .sadd(this.keys.nodes(), this.nodeId)
-      .exec();
+  private beat(): Promise<void> {
+    return writeBeat(this.o.redis, this.o.keys, this.o.nodeId, { ...this.o.load(), at: Date.now() });
   }
 }

@@ -1,8 +1,8 @@
 import type { AgentChannel } from './agent-channel.ts';
 import type { SandboxSpec } from './container-spec.ts';
 
-/** A running session container and the channel to its agent. */
-export interface Sandbox {
+/** A running session container and the control channel to its agent. */
+export interface ContainerHandle {
   containerId: string;
   channel: AgentChannel;
 }
@@ -19,9 +19,9 @@ export interface SandboxDiagnosis {
  */
 export interface SandboxDriver {
   /** Creates, attaches to and starts a session container; resolves once its agent answers. */
-  create(spec: SandboxSpec): Promise<Sandbox>;
+  create(spec: SandboxSpec): Promise<ContainerHandle>;
   /** Attaches to an existing container, starting it again if it stopped. */
-  connect(containerId: string): Promise<Sandbox>;
+  connect(containerId: string): Promise<ContainerHandle>;
   /** Removes the container and everything in it at once; absent containers are fine. */
   remove(containerId: string): Promise<void>;
   /** Session containers of a node, running or not, as found by their labels. */

@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentChannel } from './agent-channel.ts';
+import type { AgentClient } from './agent-client.ts';
 
 /** Bytes of tar per restore message. */
 const CHUNK = 256 * 1024;
@@ -15,13 +15,13 @@ export class SnapshotStore {
   constructor(private readonly dir: string) {}
 
   /** Streams the session's /workspace into its snapshot; bytes written. */
-  async save(ch: AgentChannel, sessionId: string): Promise<number> {
+  async save(agent: AgentClient, sessionId: string): Promise<number> {
     await mkdir(this.dir, { recursive: true });
     const partial = `${this.path(sessionId)}.part`;
     const out = createWriteStream(partial);
     const written = new Promise<void>((resolve, reject) => { out.on('finish', resolve); out.on('error', reject); });
     try {
-      await ch.request({ op: 'snapshot' }, (r) => { out.write(Buffer.from(String(r.data), 'base64')); });
+      await agent.call('snapshot', {}, (p) => { if (p.type === 'chunk') out.write(Buffer.from(p.data, 'base64')); });
     } catch (err) {
       out.destroy();
       await rm(partial, { force: true });
@@ -34,13 +34,12 @@ export class SnapshotStore {
   }
 
   /** Unpacks the session's snapshot into the (empty) /workspace of a new sandbox. */
-  async restore(ch: AgentChannel, sessionId: string): Promise<void> {
-    const open = await ch.request({ op: 'restore-open' });
-    const handle = String(open.handle);
+  async restore(agent: AgentClient, sessionId: string): Promise<void> {
+    const { handle } = await agent.call('restore-open', {});
     for await (const chunk of createReadStream(this.path(sessionId), { highWaterMark: CHUNK })) {
-      await ch.request({ op: 'restore-write', handle, data: (chunk as Buffer).toString('base64') });
+      await agent.call('restore-write', { handle, data: (chunk as Buffer).toString('base64') });
     }
-    await ch.request({ op: 'restore-close', handle });
+    await agent.call('restore-close', { handle });
   }
 
   async remove(sessionId: string): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Logger } from '../core/logger.ts';
 import type { ResourceLimits } from '../core/schemas.ts';
 import { newSessionId } from '../core/session-store.ts';
-import type { Sandbox } from './sandbox-driver.ts';
+import type { Sandbox } from './sandboxes.ts';
 
 /** A started sandbox waiting for a session, already named and labelled with its future id. */
 export interface WarmSandbox {
@@ -22,10 +22,13 @@ export class WarmPool {
   private stopped = false;
 
   constructor(
-    private readonly make: (sessionId: string, limits: ResourceLimits) => Promise<WarmSandbox>,
-    private readonly shape: ResourceLimits,
-    private readonly size: number,
-    private readonly log: Logger,
+    private readonly o: {
+      /** Starts a sandbox for a future session. */
+      make: (sessionId: string, limits: ResourceLimits) => Promise<WarmSandbox>;
+      shape: ResourceLimits;
+      size: number;
+      log: Logger;
+    },
   ) {}
 
   /** Sandboxes held (ready or starting): they count against the node's capacity. */
@@ -45,9 +48,9 @@ export class WarmPool {
 
   /** A ready sandbox if `limits` has the pool's shape; the pool refills behind it. */
   take(limits: ResourceLimits): WarmSandbox | undefined {
-    if (!sameShape(limits, this.shape)) return undefined;
+    if (!sameShape(limits, this.o.shape)) return undefined;
     let warm = this.ready.shift();
-    while (warm && !warm.sandbox.channel.alive) warm = this.ready.shift();
+    while (warm && !warm.sandbox.agent.alive) warm = this.ready.shift();
     void this.fill();
     return warm;
   }
@@ -66,13 +69,13 @@ export class WarmPool {
   }
 
   private async fillLoop(): Promise<void> {
-    while (!this.stopped && this.count < this.size) {
+    while (!this.stopped && this.count < this.o.size) {
       const sessionId = newSessionId();
       this.making.add(sessionId);
       try {
-        this.ready.push(await this.make(sessionId, this.shape));
+        this.ready.push(await this.o.make(sessionId, this.o.shape));
       } catch (err) {
-        this.log.warn({ err }, 'could not start a warm sandbox');
+        this.o.log.warn({ err }, 'could not start a warm sandbox');
         return;
       } finally {
         this.making.delete(sessionId);

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 export REDIS_URL
-npx tsc --noEmit -p tsconfig.json
+npm run --silent typecheck
 report=.buntime/vitest-report.json
 rm -f "$report"
 rc=0

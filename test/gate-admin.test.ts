@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { signAdminToken } from '../api/admin-token.ts';
+import { signAdminToken } from '../core/admin-token.ts';
 import { startApi } from '../api/main.ts';
 import { adminCli, http, newAccount } from './support/harness.ts';
 

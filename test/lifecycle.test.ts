@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
@@ -102,6 +105,7 @@ describe('session lifecycle', () => {
       const stray = await docker.createContainer(containerSpec({
         sessionId: `ses_stray${service.nodeId}`, nodeId: service.nodeId, image: process.env.SANDBOX_IMAGE ?? 'buntime-sandbox:0.1.0',
         runtime: 'runc', uid: 200_001, limits: { memory: 128, cpu: 0.25, timeout: 5, disk: 16 }, pidsLimit: 32, tmpMb: 8,
+        dataDir: mkdtempSync(join(tmpdir(), 'buntime-stray-')),
       }));
       expect(await containersOf(nodeLabel)).toHaveLength(3);
 

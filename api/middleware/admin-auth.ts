@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { BuntimeError } from '../../core/errors.ts';
-import { verifyAdminToken } from '../admin-token.ts';
+import { verifyAdminToken } from '../../core/admin-token.ts';
 import { bearerOf } from './auth.ts';
 
 /**

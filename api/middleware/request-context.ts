@@ -25,7 +25,7 @@ export function requestContext(log: Logger) {
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       context.log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10,
-        account: context.principal?.account }, 'request');
+        account: context.principal?.account, ip: req.ip }, 'request');
     });
     next();
   };

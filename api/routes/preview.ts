@@ -1,26 +1,28 @@
-import express, { Router, type Request } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request } from 'express';
 import { PREVIEW_COOKIE } from '../middleware/auth.ts';
 import { ctx } from '../middleware/request-context.ts';
 import type { WorkspaceService } from '../workspace-service.ts';
 
 /** Request headers that describe this hop or our own credentials, never the session's server. */
-const NOT_FORWARDED = new Set(['host', 'authorization', 'cookie', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade']);
+const NOT_FORWARDED = new Set(['host', 'authorization', 'cookie', 'connection', 'transfer-encoding', 'keep-alive', 'upgrade']);
+/** Response headers of the session's server that belong to its hop, not to the client's. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
 /** How long the preview cookie set from a `?token=` lives, s (a session token lives ≤ 1 h). */
 const COOKIE_MAX_AGE_SEC = 3600;
 
 /**
  * `/preview/{sessionId}/…`: every method, relayed to the server user code runs on `port` in the
- * session (`previewUrl` of a session). Opened with `?token=<session token>`, it sets a cookie
- * scoped to that session's preview path so the page's own requests authenticate too.
+ * session (`previewUrl` of a session), request and answer streamed both ways. Opened with
+ * `?token=<session token>`, it sets a cookie scoped to that session's preview path so the page's
+ * own requests authenticate too.
  */
 export function previewRoutes(ws: WorkspaceService, port: number): Router {
   const r = Router();
-  const raw = express.raw({ type: () => true, limit: '10mb' });
-  r.all('/preview/:sessionId{/*rest}', raw, async (req, res) => {
+  r.all('/preview/:sessionId{/*rest}', async (req, res) => {
     const sessionId = String(req.params.sessionId);
     const out = await ws.preview(ctx(res).principal!, sessionId, {
-      port, method: req.method, path: upstreamPath(req), headers: forwarded(req),
-      body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      port, method: req.method, path: upstreamPath(req), headers: forwarded(req), body: req,
     });
     if (typeof req.query.token === 'string') {
       res.cookie(PREVIEW_COOKIE, req.query.token, {
@@ -28,8 +30,8 @@ export function previewRoutes(ws: WorkspaceService, port: number): Router {
       });
     }
     res.status(out.status);
-    for (const [k, v] of Object.entries(out.headers)) res.setHeader(k, v);
-    res.end(out.body);
+    for (const [k, v] of Object.entries(out.headers)) if (!HOP_BY_HOP.has(k.toLowerCase())) res.setHeader(k, v);
+    await pipeline(out.body, res).catch(() => res.destroy());
   });
   return r;
 }
@@ -42,10 +44,10 @@ function upstreamPath(req: Request): string {
   return `${rest}${url.search}`;
 }
 
-function forwarded(req: Request): Record<string, string> {
-  const out: Record<string, string> = {};
+function forwarded(req: Request): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) {
-    if (typeof v === 'string' && !NOT_FORWARDED.has(k)) out[k] = v;
+    if (v !== undefined && !NOT_FORWARDED.has(k)) out[k] = v;
   }
   return out;
 }

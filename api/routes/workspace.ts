@@ -1,5 +1,8 @@
-import express, { Router } from 'express';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { BuntimeError } from '../../core/errors.ts';
 import type { Plans } from '../../core/plans.ts';
 import { ctx } from '../middleware/request-context.ts';
 import { parse, workspacePath } from '../validation.ts';
@@ -28,8 +31,9 @@ export function workspaceRoutes(ws: WorkspaceService, plans: Plans): Router {
   });
   r.get('/files/read', async (req, res) => {
     const q = parse(pathQuery, req.query);
-    const bytes = await ws.read(ctx(res).principal!, q.sessionId, q.path);
-    res.type('application/octet-stream').send(bytes);
+    const file = await ws.read(ctx(res).principal!, q.sessionId, q.path);
+    res.type('application/octet-stream').setHeader('Content-Length', String(file.size));
+    await pipeline(file.body, res).catch(() => res.destroy());
   });
   r.get('/files/list', async (req, res) => {
     const q = parse(listQuery, req.query);
@@ -39,15 +43,16 @@ export function workspaceRoutes(ws: WorkspaceService, plans: Plans): Router {
     const q = parse(pathQuery, req.query);
     res.json(await ws.delete(ctx(res).principal!, q.sessionId, q.path));
   });
-  r.post('/files/upload', tarBody(plans), async (req, res) => {
+  r.post('/files/upload', async (req, res) => {
     const q = parse(listQuery.pick({ sessionId: true, path: true }), req.query);
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    res.json(await ws.upload(ctx(res).principal!, q.sessionId, q.path, body));
+    const who = ctx(res).principal!;
+    res.json(await ws.upload(who, q.sessionId, q.path, capped(req, uploadLimit(plans, who.plan))));
   });
   r.get('/files/download', async (req, res) => {
     const q = parse(listQuery.pick({ sessionId: true, path: true }), req.query);
     const tar = await ws.download(ctx(res).principal!, q.sessionId, q.path);
-    res.type('application/x-tar').send(tar);
+    res.type('application/x-tar');
+    await pipeline(tar, res).catch(() => res.destroy());
   });
   r.get('/processes', async (req, res) => {
     const q = parse(z.object({ sessionId }), req.query);
@@ -60,9 +65,26 @@ export function workspaceRoutes(ws: WorkspaceService, plans: Plans): Router {
   return r;
 }
 
-/** Raw tar bodies up to four times the plan's largest file. */
-function tarBody(plans: Plans) {
-  const parsers = new Map(Object.entries(plans).map(([name, p]) => [name, express.raw({ type: () => true, limit: p.maxFileBytes * 4 })]));
-  return (req: express.Request, res: express.Response, next: express.NextFunction) =>
-    parsers.get(ctx(res).principal!.plan)!(req, res, next);
+/** Largest tar body an upload takes: 64 of the plan's largest files. */
+function uploadLimit(plans: Plans, plan: keyof Plans): number {
+  return plans[plan].maxFileBytes * 64;
+}
+
+/**
+ * The request body as a stream that fails with 413 past `limit` bytes (at once when a
+ * Content-Length already says so), so an upload is never buffered yet stays bounded.
+ */
+function capped(req: Request, limit: number): Readable {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  const tooLarge = () => new BuntimeError('payload_too_large', `upload over ${limit} bytes`, { details: { limit } });
+  if (declared > limit) throw tooLarge();
+  let seen = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      done(seen > limit ? tooLarge() : null, chunk);
+    },
+  });
+  req.on('error', (err) => counter.destroy(err));
+  return req.pipe(counter);
 }

@@ -27,6 +27,11 @@ export class Session implements CreateSessionResponse {
   readonly resourceLimits: ResourceLimits;
   /** State at creation; `sessions.get` tells the current one. */
   readonly state: SessionState;
+  readonly lastActive: string;
+  /** Counts at creation; `sessions.get` tells the current ones. */
+  readonly filesCount: number;
+  readonly activeProcesses: number;
+  readonly metadata: Record<string, unknown>;
   readonly #client: Buntime;
 
   constructor(client: Buntime, data: CreateSessionResponse) {
@@ -38,6 +43,10 @@ export class Session implements CreateSessionResponse {
     this.previewUrl = data.previewUrl;
     this.resourceLimits = data.resourceLimits;
     this.state = data.state;
+    this.lastActive = data.lastActive;
+    this.filesCount = data.filesCount;
+    this.activeProcesses = data.activeProcesses;
+    this.metadata = data.metadata;
   }
 
   /** Runs code or a command in this session; see `Buntime.execute`. */

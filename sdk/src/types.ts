@@ -43,31 +43,29 @@ export interface CreateSessionRequest {
   resourceLimits?: Partial<ResourceLimits>;
 }
 
-/** Answer of `POST /sessions/create`. */
-export interface CreateSessionResponse {
-  /** `ses_` + 20 alphanumerics. */
-  sessionId: string;
-  createdAt: string;
-  expiresAt: string;
-  previewUrl: string;
-  resourceLimits: ResourceLimits;
-  state: SessionState;
-}
-
-/** Answer of `GET /sessions/{id}`, and one entry of `GET /sessions`. */
+/**
+ * A session: the answer of `POST /sessions/create` and `GET /sessions/{id}`, and one entry of
+ * `GET /sessions` (one shape for all three).
+ */
 export interface SessionDetails {
+  /** `ses_` + 20 alphanumerics. */
   sessionId: string;
   createdAt: string;
   expiresAt: string;
   lastActive: string;
   state: SessionState;
-  /** Number of files in `/workspace`. */
+  /** Number of files in `/workspace` (in a listing: as last counted; a listing never wakes a session). */
   filesCount: number;
-  /** Number of user processes running in the session. */
+  /** Number of executions running in the session (in a listing: as last counted). */
   activeProcesses: number;
   metadata: Record<string, unknown>;
   resourceLimits: ResourceLimits;
+  /** URL of a web server the session runs. */
+  previewUrl: string;
 }
+
+/** Answer of `POST /sessions/create`: the session's details. */
+export type CreateSessionResponse = SessionDetails;
 
 /** Paging of list calls. */
 export interface PageParams {

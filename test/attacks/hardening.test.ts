@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Buntime } from '@buntime/sdk';
@@ -42,10 +43,26 @@ describe('session container hardening', () => {
     expect(Object.keys(h.Tmpfs ?? {}).sort()).toEqual(['/run/buntime', '/tmp', '/workspace']);
     expect(h.Tmpfs?.['/workspace']).toContain(`size=${1024 * 1024 * 1024}`);
     expect(h.Binds ?? []).toEqual([]);
-    expect(info.Mounts.filter((m) => m.Type === 'bind')).toEqual([]);
+    // The one bind: the session's data socket directory, read-only, root-only on the host.
+    const binds = info.Mounts.filter((m) => m.Type === 'bind');
+    expect(binds).toHaveLength(1);
+    expect(binds[0]).toMatchObject({ Destination: '/run/buntime-host', RW: false });
+    expect(statSync(binds[0]!.Source).mode & 0o777).toBe(0o700);
+    expect(statSync(binds[0]!.Source).uid).toBe(0);
     expect(info.Config.Labels['buntime.session']).toBe(sessionId);
     expect(info.Config.Labels['buntime.node']).toBeTruthy();
     expect(info.Config.Env.every((e) => e.startsWith('BUNTIME_') || e.startsWith('PATH='))).toBe(true);
+  });
+
+  it('cannot reach the runner\'s data socket', async () => {
+    const code = `import net from 'node:net';
+      const s = net.connect('/run/buntime-host/data.sock');
+      s.on('connect', () => { console.log('CONNECTED'); s.destroy(); });
+      s.on('error', (e) => console.log(e.code));`;
+    const r = await client.execute({ sessionId, code });
+    expect(r.stdout.trim()).toBe('EACCES');
+    const ls = await client.execute({ sessionId, command: 'ls /run/buntime-host' });
+    expect(ls.stderr).toMatch(/Permission denied/);
   });
 
   it('runs user code as a non-root uid with no capabilities and no_new_privs', async () => {

@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { PassThrough, type Duplex } from 'node:stream';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable, type Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import Docker from 'dockerode';
+import type { RunRequestInput as RunRequest, RunResult } from '../../core/agent-protocol.ts';
+import { AgentChannel } from '../../runner/agent-channel.ts';
+import { AgentClient } from '../../runner/agent-client.ts';
 import { containerSpec, type SandboxSpec } from '../../runner/container-spec.ts';
+import { DataPort } from '../../runner/data-port.ts';
 
-/** One reply line of the agent. */
+/** One raw reply line of the agent. */
 export type AgentReply = { id: string; type: string; [field: string]: any };
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -14,7 +20,7 @@ export const SANDBOX_IMAGE = process.env.SANDBOX_IMAGE || `buntime-sandbox:${pkg
 export const TEST_UID = 100123;
 
 /** Small limits so that every attack hits them quickly. */
-const DEFAULTS: Omit<SandboxSpec, 'sessionId'> = {
+const DEFAULTS: Omit<SandboxSpec, 'sessionId' | 'dataDir'> = {
   nodeId: 'agent-test',
   image: SANDBOX_IMAGE,
   runtime: 'runc',
@@ -24,25 +30,24 @@ const DEFAULTS: Omit<SandboxSpec, 'sessionId'> = {
   tmpMb: 16,
 };
 
-interface Pending {
-  resolve: (r: AgentReply) => void;
-  progress: AgentReply[];
-}
-
 /**
- * A real session container (created with the runner's `containerSpec`) and the JSON-lines
- * channel to its agent over the attach stream, for tests that speak the agent protocol directly.
+ * A real session container (created with the runner's `containerSpec`), spoken to exactly as
+ * the runner does: `client` is the runner's typed {@link AgentClient} over the attach stream and
+ * a {@link DataPort}. `request`/`writeRaw` speak raw lines, for tests of malformed input.
  */
 export class AgentContainer {
   readonly stderr: string[] = [];
-  private readonly pending = new Map<string, Pending>();
+  private readonly rawPending = new Map<string, (r: AgentReply) => void>();
   private buffer = '';
   private readonly decoder = new StringDecoder('utf8');
   private seq = 0;
 
   private constructor(
     readonly container: Docker.Container,
+    readonly client: AgentClient,
     private readonly stream: Duplex,
+    private readonly port: DataPort,
+    private readonly socketRoot: string,
   ) {}
 
   /**
@@ -55,32 +60,60 @@ export class AgentContainer {
   ): Promise<AgentContainer> {
     const docker = new Docker();
     const sessionId = `ses_agenttest${randomBytes(6).toString('hex')}`;
-    const opts = containerSpec({ ...DEFAULTS, ...overrides, sessionId });
+    const socketRoot = mkdtempSync(join(tmpdir(), 'buntime-agent-test-'));
+    const port = await DataPort.open(socketRoot, sessionId);
+    const opts = containerSpec({ ...DEFAULTS, ...overrides, sessionId, dataDir: port.hostDir });
     tweak(opts);
     const container = await docker.createContainer(opts);
     try {
       const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
-      const agent = new AgentContainer(container, stream);
-      const out = new PassThrough();
-      const err = new PassThrough();
-      docker.modem.demuxStream(stream, out, err);
-      out.on('data', (chunk: Buffer) => agent.onData(chunk));
-      err.on('data', (chunk: Buffer) => agent.stderr.push(chunk.toString('utf8')));
+      const raw = new PassThrough();
+      const channel = new AgentChannel(stream, (src, out, err) => {
+        const tee = new PassThrough();
+        docker.modem.demuxStream(src, tee, err);
+        tee.on('data', (c: Buffer) => { out.write(c); raw.write(c); });
+      }, (line) => agent.stderr.push(line));
+      const agent: AgentContainer = new AgentContainer(container, new AgentClient(channel, port), stream, port, socketRoot);
+      raw.on('data', (chunk: Buffer) => agent.onRaw(chunk));
       await container.start();
-      await agent.request({ op: 'ping' });
+      await agent.client.ping();
       return agent;
     } catch (e) {
       await container.remove({ force: true }).catch(() => {});
+      await port.destroy().catch(() => {});
       throw e;
     }
   }
 
-  /** Sends a request; resolves with its final reply and the `out` replies seen before it. */
-  request(req: Record<string, unknown>): Promise<AgentReply & { progress: AgentReply[] }> {
-    const id = `r${++this.seq}`;
+  /** A foreground run with test-friendly defaults. */
+  run(fields: Partial<RunRequest> & Pick<RunRequest, 'kind' | 'source'>): Promise<RunResult> {
+    return this.client.run(runFields(fields, `ex_${++this.seq}`));
+  }
+
+  /** A background run with test-friendly defaults; resolves with its pid. */
+  spawn(fields: Partial<RunRequest> & Pick<RunRequest, 'kind' | 'source'>): Promise<number> {
+    return this.client.spawn(runFields(fields, fields.execId ?? `bg_${++this.seq}`));
+  }
+
+  /** Writes bytes to a file in the session through the data channel. */
+  write(path: string, data: Buffer | string, maxFileBytes = 10 * 1024 * 1024) {
+    return this.client.write(path, Readable.from([Buffer.from(data)]), maxFileBytes);
+  }
+
+  /** Reads a file of the session back through the data channel. */
+  async read(path: string, maxFileBytes = 10 * 1024 * 1024): Promise<Buffer> {
+    const file = await this.client.read(path, maxFileBytes);
+    const parts: Buffer[] = [];
+    for await (const chunk of file.stream) parts.push(chunk as Buffer);
+    await file.done;
+    return Buffer.concat(parts);
+  }
+
+  /** Sends one raw request line; resolves with its final raw reply (progress lines skipped). */
+  request(req: Record<string, unknown>): Promise<AgentReply> {
+    const id = `raw${++this.seq}`;
     return new Promise((resolve) => {
-      const p: Pending = { resolve: (r) => resolve({ ...r, progress: p.progress }), progress: [] };
-      this.pending.set(id, p);
+      this.rawPending.set(id, resolve);
       this.stream.write(`${JSON.stringify({ ...req, id })}\n`);
     });
   }
@@ -91,42 +124,39 @@ export class AgentContainer {
   }
 
   /** Waits for the reply to a raw request with a known id. */
-  expect(id: string): Promise<AgentReply & { progress: AgentReply[] }> {
-    return new Promise((resolve) => {
-      const p: Pending = { resolve: (r) => resolve({ ...r, progress: p.progress }), progress: [] };
-      this.pending.set(id, p);
-    });
-  }
-
-  /** A foreground run with test-friendly defaults; resolves with the result object. */
-  async run(fields: Record<string, unknown>): Promise<Record<string, any>> {
-    const reply = await this.request({
-      op: 'run', execId: `ex_${++this.seq}`, timeoutMs: 10_000, maxOutputBytes: 1024 * 1024,
-      maxFileBytes: 10 * 1024 * 1024, ...fields,
-    });
-    if (reply.type !== 'result') throw new Error(`run failed: ${JSON.stringify(reply)}`);
-    return reply.result as Record<string, any>;
+  expect(id: string): Promise<AgentReply> {
+    return new Promise((resolve) => this.rawPending.set(id, resolve));
   }
 
   async remove(): Promise<void> {
-    this.stream.destroy();
+    this.client.close('test done');
     await this.container.remove({ force: true }).catch(() => {});
+    await this.port.destroy().catch(() => {});
+    rmSync(this.socketRoot, { recursive: true, force: true });
   }
 
-  private onData(chunk: Buffer): void {
+  private onRaw(chunk: Buffer): void {
     this.buffer += this.decoder.write(chunk);
     for (let nl = this.buffer.indexOf('\n'); nl !== -1; nl = this.buffer.indexOf('\n')) {
       const line = this.buffer.slice(0, nl);
       this.buffer = this.buffer.slice(nl + 1);
-      const reply = JSON.parse(line) as AgentReply;
-      const p = this.pending.get(reply.id);
-      if (!p) continue;
-      if (reply.type === 'out') {
-        p.progress.push(reply);
+      let reply: AgentReply;
+      try {
+        reply = JSON.parse(line) as AgentReply;
+      } catch {
         continue;
       }
-      this.pending.delete(reply.id);
-      p.resolve(reply);
+      const resolve = this.rawPending.get(reply.id);
+      if (!resolve || ['out', 'opened', 'chunk'].includes(reply.type)) continue;
+      this.rawPending.delete(reply.id);
+      resolve(reply);
     }
   }
+}
+
+function runFields(fields: Partial<RunRequest> & Pick<RunRequest, 'kind' | 'source'>, execId: string): RunRequest {
+  return {
+    execId, files: [], env: {}, cwd: '/workspace', stdin: null, timeoutMs: 10_000, maxOutputBytes: 1024 * 1024,
+    maxFileBytes: 10 * 1024 * 1024, stream: false, ...fields,
+  };
 }

@@ -23,6 +23,8 @@ export class ChangeWatch {
   private readonly barriers = new Map<string, () => void>();
   private watcher: FSWatcher | undefined;
   private trusted = false;
+  /** Sequence number of the last event without a name: runs spanning it need a full walk. */
+  private blindAt = -1;
 
   start(): void {
     try {
@@ -41,15 +43,17 @@ export class ChangeWatch {
 
   /** Paths (relative to /workspace) changed after `mark`; undefined when only a full walk can tell. */
   async since(mark: number): Promise<string[] | undefined> {
-    if (!this.trusted || !(await this.barrier())) return undefined;
+    if (!this.trusted || !(await this.barrier()) || this.blindAt > mark) return undefined;
     const out: string[] = [];
     for (const [path, seq] of this.changed) if (seq > mark) out.push(path);
     return out;
   }
 
-  private onEvent(name: string | Buffer | null): void {
-    if (name === null) {
-      this.trusted = false; // no name: the kernel dropped events (queue overflow)
+  private onEvent(name: string | Buffer | null | undefined): void {
+    // No name: an event on /workspace itself, or the kernel dropped events (queue overflow);
+    // the watch cannot tell which paths changed, so runs spanning it walk everything.
+    if (name === null || name === undefined) {
+      this.blindAt = ++this.seq;
       return;
     }
     const path = name.toString();

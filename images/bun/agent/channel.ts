@@ -2,15 +2,16 @@
  * The agent's end of the attach stream: newline-delimited JSON requests on stdin, replies on
  * stdout. stdout carries nothing but whole reply lines; diagnostics go to stderr.
  */
+import type { AgentReplyLine } from '../../../core/agent-protocol.ts';
 
-/** Longest request line accepted (a 50 MB file is ~67 MB of base64); longer ones are dropped. */
+/**
+ * Longest request line accepted; longer ones are dropped. File contents travel on the data
+ * channel; the largest lines left are a run's inline `files` (plan file limit, base64).
+ */
 const MAX_LINE_BYTES = 256 * 1024 * 1024;
 
-
-export type Reply = Record<string, unknown>;
-
 /** Writes one reply line. A single write per line keeps concurrent replies from interleaving. */
-export function send(reply: Reply): void {
+export function send(reply: AgentReplyLine): void {
   process.stdout.write(`${JSON.stringify(reply)}\n`);
 }
 

@@ -1,19 +1,25 @@
 /**
- * One handler per op of PROTOCOL.md. A handler returns its final reply (or, for `run`, sends
- * its replies itself and returns nothing); anything it throws becomes an error reply.
+ * One handler per op of core/agent-protocol.ts, typed by it: a handler takes the op's request
+ * and returns its reply fields (the dispatcher adds `id` and `type`); progress replies go out
+ * through the context; anything it throws becomes an error reply.
  */
-import type { Reply } from './channel.ts';
+import type { AgentOp, AgentReplyOf, AgentRequest, Progress } from '../../../core/agent-protocol.ts';
+import { asUser } from './as-user.ts';
+import { send } from './channel.ts';
+import type { DataChannel } from './data-channel.ts';
 import type { Executions } from './executions.ts';
 import type { FileOps } from './files.ts';
-import { AgentError, bool, int, optInt, str, type Fields } from './protocol.ts';
-import { proxyHttp } from './preview.ts';
+import { AgentError } from './protocol.ts';
+import type { Runner } from './run.ts';
 import type { Snapshots } from './snapshot.ts';
-import { parseRun, type Runner } from './run.ts';
+import { relayTcp } from './tcp-relay.ts';
 import { countFiles, list } from './walk.ts';
 import type { WriteTracker } from './write-tracker.ts';
 
 export interface HandlerDeps {
   version: string;
+  uid: number;
+  data: DataChannel;
   files: FileOps;
   executions: Executions;
   runner: Runner;
@@ -21,49 +27,69 @@ export interface HandlerDeps {
   snapshots: Snapshots;
 }
 
-type Handler = (id: string, req: Fields) => Reply | undefined | Promise<Reply | undefined>;
+/** What a handler may do besides returning its reply. */
+export interface OpContext {
+  id: string;
+  progress(p: Progress): void;
+}
 
-const DEFAULT_MAX_FILE = 10 * 1024 * 1024;
+type RequestOf<O extends AgentOp> = Omit<Extract<AgentRequest, { op: O }>, 'id' | 'op'>;
+type Handler<O extends AgentOp> = (req: RequestOf<O>, ctx: OpContext) => AgentReplyOf<O> | Promise<AgentReplyOf<O>>;
+export type HandlerTable = { [O in AgentOp]: Handler<O> };
 
-export function handlers(d: HandlerDeps): Record<string, Handler> {
+export function handlers(d: HandlerDeps): HandlerTable {
   // A run starting right after one of these must not count the change as its own.
-  const changing = (h: Handler): Handler => (id, req) => {
+  const changing = <T>(fn: () => T): T => {
     try {
-      return h(id, req);
+      return fn();
     } finally {
       d.writes.touch();
     }
   };
   return {
-    ping: (id) => ({ id, type: 'pong', version: d.version }),
-    http: proxyHttp,
-    snapshot: (id) => d.snapshots.snapshot(id),
-    'restore-open': (id) => d.snapshots.open(id),
-    'restore-write': (id, req) => d.snapshots.write(id, req),
-    'restore-close': changing((id, req) => d.snapshots.close(id, req)),
-    run: async (id, req) => {
-      await d.runner.run(parseRun(id, req));
-      return undefined;
-    },
-    kill: async (id, req) => ({ id, type: 'killed', pids: await kill(d.executions, optInt(req, 'pid')) }),
-    ps: (id) => ({ id, type: 'ps', processes: ps(d.executions) }),
-    stat: (id) => ({ id, type: 'stat', filesCount: countFiles(), activeProcesses: d.executions.running().length }),
-    write: changing((id, req) => {
-      const data = Buffer.from(str(req, 'contentBase64'), 'base64');
-      const w = d.files.write(str(req, 'path'), data, int(req, 'maxFileBytes', DEFAULT_MAX_FILE));
-      return { id, type: 'written', path: w.path, size: w.size };
+    ping: () => ({ version: d.version }),
+    run: async (req, ctx) => ({ result: await d.runner.run(ctx.id, req) }),
+    spawn: (req, ctx) => d.runner.spawn(ctx.id, req),
+    kill: async (req) => ({ pids: await kill(d.executions, req.pid) }),
+    ps: () => ({ processes: ps(d.executions) }),
+    stat: () => ({
+      filesCount: asUser(d.uid, countFiles), activeProcesses: d.executions.running().length,
     }),
-    read: (id, req) => {
-      const data = d.files.read(str(req, 'path'), int(req, 'maxFileBytes', DEFAULT_MAX_FILE));
-      return { id, type: 'file', contentBase64: data.toString('base64') };
+    write: async (req) => {
+      const source = await d.data.stream(req.token);
+      try {
+        return await d.files.writeFrom(req.path, source, req.maxFileBytes);
+      } finally {
+        d.writes.touch();
+      }
     },
-    list: (id, req) => ({
-      id, type: 'list',
-      ...list(str(req, 'path', ''), bool(req, 'recursive'), int(req, 'limit', 1000), int(req, 'offset', 0)),
-    }),
-    delete: changing((id, req) => ({ id, type: 'deleted', path: d.files.delete(str(req, 'path')) })),
-    mkdir: changing((id, req) => ({ id, type: 'made', path: d.files.mkdir(str(req, 'path')) })),
+    read: async (req, ctx) => {
+      const file = d.files.open(req.path, req.maxFileBytes);
+      ctx.progress({ type: 'opened', size: file.size });
+      const sink = await d.data.stream(req.token).catch((err: unknown) => {
+        d.files.close(file);
+        throw err;
+      });
+      return { size: await d.files.sendTo(file, sink) };
+    },
+    list: (req) => asUser(d.uid, () => list(req.path, req.recursive, req.limit, req.offset)),
+    delete: (req) => changing(() => ({ path: d.files.delete(req.path) })),
+    mkdir: (req) => changing(() => ({ path: d.files.mkdir(req.path) })),
+    tcp: (req) => relayTcp(d.data, req.port, req.token, req.connectTimeoutMs),
+    snapshot: (_req, ctx) => d.snapshots.snapshot((data) => ctx.progress({ type: 'chunk', data })),
+    'restore-open': (_req, ctx) => d.snapshots.open(ctx.id),
+    'restore-write': (req) => d.snapshots.write(req.handle, req.data),
+    'restore-close': async (req) => {
+      const reply = await d.snapshots.close(req.handle);
+      d.writes.touch();
+      return reply;
+    },
   };
+}
+
+/** Sends a progress reply for request `id`. */
+export function progressOf(id: string): (p: Progress) => void {
+  return (p) => send({ id, ...p });
 }
 
 async function kill(executions: Executions, pid: number | undefined): Promise<number[]> {

@@ -3,30 +3,41 @@
  * over stdin/stdout. Composition root: reads its environment, wires the modules, dispatches
  * request lines, and makes sure nothing a request does can take the agent down.
  */
+import type { AgentEnvironment, AgentOp, AgentReplyLine } from '../../../core/agent-protocol.ts';
 import { log, readLines, send } from './channel.ts';
+import { DataChannel } from './data-channel.ts';
 import { Executions } from './executions.ts';
 import { FileOps } from './files.ts';
 import { FsClock } from './fs-clock.ts';
 import { GidPool } from './gid-pool.ts';
-import { handlers } from './handlers.ts';
+import { handlers, progressOf, type HandlerTable } from './handlers.ts';
 import { Snapshots } from './snapshot.ts';
 import { ChangeWatch } from './change-watch.ts';
 import type { UserIdentity } from './launcher.ts';
 import { OomCounter, pidsMax } from './cgroup.ts';
-import { AgentError, errorReply, type Fields } from './protocol.ts';
+import { AgentError, errorReply } from './protocol.ts';
 import { Runner } from './run.ts';
 import { WriteTracker } from './write-tracker.ts';
 
 declare const AGENT_VERSION: string;
 const VERSION = typeof AGENT_VERSION === 'string' ? AGENT_VERSION : 'dev';
 
-function positiveInt(name: string): number {
+function positiveInt(name: keyof AgentEnvironment): number {
   const n = Number(process.env[name]);
   if (!Number.isSafeInteger(n) || n <= 0) {
     log(`${name} must be a positive integer (got ${JSON.stringify(process.env[name])})`);
     process.exit(2);
   }
   return n;
+}
+
+function requiredPath(name: keyof AgentEnvironment): string {
+  const v = process.env[name];
+  if (!v || !v.startsWith('/')) {
+    log(`${name} must be an absolute path (got ${JSON.stringify(v)})`);
+    process.exit(2);
+  }
+  return v;
 }
 
 /**
@@ -62,6 +73,8 @@ function harden(): void {
   process.on('SIGPIPE', () => {});
 }
 
+type Fields = Record<string, unknown>;
+
 /** Parses one line; garbage without a usable id is ignored, as the protocol says. */
 function parse(line: string): { id: string; op: unknown; req: Fields } | { id?: string; error: string } | undefined {
   let req: unknown;
@@ -76,6 +89,17 @@ function parse(line: string): { id: string; op: unknown; req: Fields } | { id?: 
   return { id, op: (req as Fields).op, req: req as Fields };
 }
 
+/** Runs one request's handler and sends its final reply (`type` = the op) or its error. */
+async function handle(table: HandlerTable, op: AgentOp, id: string, req: Fields): Promise<void> {
+  const handler = table[op] as (req: Fields, ctx: { id: string; progress: ReturnType<typeof progressOf> }) => unknown;
+  try {
+    const reply = await handler(req, { id, progress: progressOf(id) });
+    send({ ...(reply as object), id, type: op } as AgentReplyLine);
+  } catch (err) {
+    send(errorReply(id, err));
+  }
+}
+
 function main(): void {
   harden();
   const user = identity();
@@ -85,14 +109,13 @@ function main(): void {
   changes.start();
   const writes = new WriteTracker(new FsClock('/run/buntime/.clock'), changes);
   const runner = new Runner({ files, executions, user, writes, gids: new GidPool(), oom: new OomCounter() });
-  const table = handlers({ version: VERSION, files, executions, runner, writes, snapshots: new Snapshots(user.uid) });
+  const table = handlers({
+    version: VERSION, uid: user.uid, files, executions, runner, writes, snapshots: new Snapshots(user.uid),
+    data: new DataChannel(requiredPath('BUNTIME_DATA_SOCKET')),
+  });
   let inFlight = 0;
   let eof = false;
 
-  const finishOne = () => {
-    inFlight--;
-    if (eof && inFlight === 0) void shutdown(executions);
-  };
   const dispatch = (line: string) => {
     const p = parse(line);
     if (p === undefined) return;
@@ -101,20 +124,17 @@ function main(): void {
       else log(`ignored a request line: ${p.error}`);
       return;
     }
-    const handler = typeof p.op === 'string' && Object.hasOwn(table, p.op) ? table[p.op] : undefined;
-    if (!handler) {
+    if (typeof p.op !== 'string' || !Object.hasOwn(table, p.op)) {
       send(errorReply(p.id, new AgentError('invalid_request', `unknown op ${JSON.stringify(p.op)}`, { field: 'op' })));
       return;
     }
     inFlight++;
     const big = line.length > GC_AFTER_CHARS;
-    Promise.resolve()
-      .then(() => handler(p.id, p.req))
-      .then((reply) => reply && send(reply), (err: unknown) => send(errorReply(p.id, err)))
-      .finally(() => {
-        finishOne();
-        if (big) setImmediate(() => Bun.gc(true));
-      });
+    void handle(table, p.op as AgentOp, p.id, p.req).finally(() => {
+      inFlight--;
+      if (eof && inFlight === 0) void shutdown(executions);
+      if (big) setImmediate(() => Bun.gc(true));
+    });
   };
 
   readLines(dispatch).then(() => {

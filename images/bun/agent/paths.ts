@@ -2,10 +2,11 @@
  * Safe resolution of caller-supplied paths into /workspace. The agent runs as root while user
  * code owns /workspace and may plant symlinks in it, so a path is accepted only when it stays
  * inside /workspace lexically (no `..`, absolute only under /workspace), every existing parent
- * resolves (realpath) inside /workspace, and the final component is not a symlink. Opening with
- * O_NOFOLLOW and checking the opened fd (see `assertFdInside`) closes the remaining race.
+ * resolves (realpath) inside /workspace, and the final component is not a symlink. These checks
+ * give callers their 400s; what closes the race with user code swapping paths meanwhile is that
+ * every file operation runs as the session user (as-user.ts), never as root.
  */
-import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AgentError } from './protocol.ts';
 
@@ -79,10 +80,4 @@ function isSymlink(abs: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Refuses an opened file that a concurrent rename/symlink swap moved outside /workspace. */
-export function assertFdInside(fd: number, path: string): void {
-  const real = readlinkSync(`/proc/self/fd/${fd}`);
-  if (!inside(real)) throw refuse(path, 'moved outside /workspace while opening');
 }

@@ -6,14 +6,15 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { send, log, type Reply } from './channel.ts';
+import type { RunRequest, RunResult } from '../../../core/agent-protocol.ts';
+import { log, send } from './channel.ts';
 import type { Execution, Executions } from './executions.ts';
 import type { FileOps } from './files.ts';
 import type { GidPool } from './gid-pool.ts';
 import { launch, type Launched, type UserIdentity } from './launcher.ts';
 import type { OomCounter } from './cgroup.ts';
 import { OutputCollector } from './output.ts';
-import { AgentError, bool, env, files, int, oneOf, optStr, str, type Fields, type FileSpec } from './protocol.ts';
+import { AgentError, decodeFiles } from './protocol.ts';
 import { resultOf } from './result.ts';
 import type { WriteTracker } from './write-tracker.ts';
 
@@ -22,38 +23,11 @@ const MAX_INLINE_SOURCE = 64 * 1024;
 /** After the last process is gone, how long a pipe smuggled to another process may stay open. */
 const PIPE_GRACE_MS = 200;
 
-export interface RunRequest {
+/** One run as the agent handles it: the request, the id its replies carry, foreground or not. */
+interface RunJob {
   id: string;
-  execId: string;
-  kind: 'code' | 'command';
-  source: string;
-  files: FileSpec[];
-  env: Record<string, string>;
-  cwd: string;
-  stdin: string | null;
-  timeoutMs: number;
-  maxOutputBytes: number;
-  maxFileBytes: number;
-  stream: boolean;
+  req: RunRequest;
   background: boolean;
-}
-
-export function parseRun(id: string, req: Fields): RunRequest {
-  return {
-    id,
-    execId: str(req, 'execId', id),
-    kind: oneOf(req, 'kind', ['code', 'command'] as const),
-    source: str(req, 'source'),
-    files: files(req, 'files'),
-    env: env(req, 'env'),
-    cwd: str(req, 'cwd', '/workspace'),
-    stdin: optStr(req, 'stdin') ?? null,
-    timeoutMs: int(req, 'timeoutMs', 30_000, 1),
-    maxOutputBytes: int(req, 'maxOutputBytes', 1024 * 1024),
-    maxFileBytes: int(req, 'maxFileBytes', 10 * 1024 * 1024),
-    stream: bool(req, 'stream'),
-    background: bool(req, 'background'),
-  };
 }
 
 export interface RunDeps {
@@ -85,51 +59,55 @@ const BASE_ENV = {
 export class Runner {
   constructor(private readonly deps: RunDeps) {}
 
-  /** Runs one request to its end; replies (spawned/out/result) go out through `send`. */
-  async run(req: RunRequest): Promise<void> {
-    const prep = this.prepare(req);
+  /** Runs a program to its end; `out` progress replies go out through `send` while it runs. */
+  async run(id: string, req: RunRequest): Promise<RunResult> {
+    const started = await this.start({ id, req, background: false });
+    const { exec, launched, prep, t0, writeSpan, oomBefore } = started;
+    const result = await this.foreground(started.job, exec, launched, prep, t0);
+    const oomDelta = (this.deps.oom.read() ?? 0) - (oomBefore ?? 0);
+    const exclude = new Set(prep.tempSource ? [prep.tempSource.rel] : []);
+    return {
+      ...resultOf(result.report, exec.killedBy, oomDelta > 0),
+      stdout: result.stdout.text(),
+      stderr: result.stderr.text(),
+      stdoutTruncated: result.stdout.truncated,
+      stderrTruncated: result.stderr.truncated,
+      executionTime: Math.round(result.wallMs),
+      filesWritten: await this.deps.writes.written(writeSpan, prep.written, exclude),
+    };
+  }
+
+  /** Starts a program in the background: answers its pid at once, settles it unobserved. */
+  async spawn(id: string, req: RunRequest): Promise<{ pid: number }> {
+    const { exec, launched, prep } = await this.start({ id, req, background: true });
+    void this.settle(exec, launched, prep);
+    return { pid: launched.pid };
+  }
+
+  private async start(job: RunJob) {
+    const prep = this.prepare(job.req);
     const gid = this.deps.gids.acquire();
     const writeSpan = this.deps.writes.begin();
     const oomBefore = this.deps.oom.read();
     const t0 = performance.now();
     let launched: Launched;
     try {
-      launched = await launch(this.spec(req, prep, gid), this.deps.user);
+      launched = await launch(this.spec(job, prep, gid), this.deps.user);
     } catch (err) {
       this.deps.gids.release(gid);
       removeTemp(prep);
       throw new AgentError('internal_error', `cannot start the program: ${(err as Error).message}`);
     }
     const exec: Execution = {
-      execId: req.execId, gid, pid: launched.pid, command: display(req), startedAt: new Date(), exited: false,
+      execId: job.req.execId, gid, pid: launched.pid, command: display(job.req), startedAt: new Date(), exited: false,
     };
     this.deps.executions.add(exec);
-    if (req.background) {
-      send({ id: req.id, type: 'spawned', pid: launched.pid });
-      await this.settle(exec, launched, prep);
-      return;
-    }
-    const result = await this.foreground(req, exec, launched, prep, t0);
-    const oomDelta = (this.deps.oom.read() ?? 0) - (oomBefore ?? 0);
-    const exclude = new Set(prep.tempSource ? [prep.tempSource.rel] : []);
-    send({
-      id: req.id,
-      type: 'result',
-      result: {
-        ...resultOf(result.report, exec.killedBy, oomDelta > 0),
-        stdout: result.stdout.text(),
-        stderr: result.stderr.text(),
-        stdoutTruncated: result.stdout.truncated,
-        stderrTruncated: result.stderr.truncated,
-        executionTime: Math.round(result.wallMs),
-        filesWritten: await this.deps.writes.written(writeSpan, prep.written, exclude),
-      },
-    });
+    return { job, exec, launched, prep, t0, writeSpan, oomBefore };
   }
 
   private prepare(req: RunRequest): Prepared {
     const cwd = this.deps.files.ensureDir(req.cwd, true);
-    const written = req.files.map((f) => this.deps.files.write(f.path, f.data, req.maxFileBytes).path);
+    const written = decodeFiles(req.files).map((f) => this.deps.files.write(f.path, f.data, req.maxFileBytes).path);
     if (req.kind === 'command') return { cwd: cwd.abs, argv: ['/bin/sh', '-c', req.source], written };
     if (Buffer.byteLength(req.source) <= MAX_INLINE_SOURCE) {
       return { cwd: cwd.abs, argv: [process.execPath, '-e', req.source], written };
@@ -141,16 +119,17 @@ export class Runner {
     return { cwd: cwd.abs, argv: [process.execPath, 'run', abs], written, tempSource: { rel, abs } };
   }
 
-  private spec(req: RunRequest, prep: Prepared, gid: number) {
+  private spec(job: RunJob, prep: Prepared, gid: number) {
     return {
-      argv: prep.argv, cwd: prep.cwd, env: { ...BASE_ENV, ...req.env }, gid,
-      stdin: req.background ? null : req.stdin, capture: !req.background,
+      argv: prep.argv, cwd: prep.cwd, env: { ...BASE_ENV, ...job.req.env }, gid,
+      stdin: job.background ? null : job.req.stdin, capture: !job.background,
     };
   }
 
-  private async foreground(req: RunRequest, exec: Execution, launched: Launched, prep: Prepared, t0: number) {
+  private async foreground(job: RunJob, exec: Execution, launched: Launched, prep: Prepared, t0: number) {
+    const { req } = job;
     const onText = (stream: 'stdout' | 'stderr') =>
-      req.stream ? (data: string) => send({ id: req.id, type: 'out', stream, data } satisfies Reply) : undefined;
+      req.stream ? (data: string) => send({ id: job.id, type: 'out', stream, data }) : undefined;
     const stdout = new OutputCollector(req.maxOutputBytes, onText('stdout'));
     const stderr = new OutputCollector(req.maxOutputBytes, onText('stderr'));
     let stopReading!: () => void;

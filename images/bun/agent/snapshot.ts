@@ -1,13 +1,12 @@
 /**
  * `snapshot` and `restore-*` ops: the whole of /workspace as a tar (modes, symlinks, empty
  * directories kept), for deep sleep. The tar travels in base64 chunks: `snapshot` streams
- * `chunk` replies before its final one; a restore is opened, fed chunk by chunk, then closed,
- * so no message ever holds a whole workspace.
+ * `chunk` progress replies before its final one; a restore is opened, fed chunk by chunk, then
+ * closed, so no message ever holds a whole workspace.
  */
 import type { Subprocess } from 'bun';
-import { send, type Reply } from './channel.ts';
 import { WORKSPACE } from './paths.ts';
-import { AgentError, str, type Fields } from './protocol.ts';
+import { AgentError } from './protocol.ts';
 
 const TAR = '/bin/tar';
 
@@ -16,43 +15,43 @@ export class Snapshots {
 
   constructor(private readonly uid: number) {}
 
-  async snapshot(id: string): Promise<Reply> {
+  async snapshot(onChunk: (base64: string) => void): Promise<{ bytes: number }> {
     const proc = Bun.spawn([TAR, '-c', '-f', '-', '-C', WORKSPACE, '.'], { stdout: 'pipe', stderr: 'pipe' });
     let bytes = 0;
     for await (const chunk of proc.stdout) {
       bytes += chunk.length;
-      send({ id, type: 'chunk', data: Buffer.from(chunk).toString('base64') });
+      onChunk(Buffer.from(chunk).toString('base64'));
     }
     await this.check(proc, 'tar -c');
-    return { id, type: 'snapshotted', bytes };
+    return { bytes };
   }
 
-  open(id: string): Reply {
+  open(handle: string): { handle: string } {
     const proc = Bun.spawn([TAR, '-x', '-f', '-', '-C', WORKSPACE], { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' });
-    this.restores.set(id, proc);
-    return { id, type: 'restoring', handle: id };
+    this.restores.set(handle, proc);
+    return { handle };
   }
 
-  async write(id: string, req: Fields): Promise<Reply> {
-    const proc = this.handle(req);
-    proc.stdin.write(Buffer.from(str(req, 'data'), 'base64'));
+  async write(handle: string, data: string): Promise<Record<string, never>> {
+    const proc = this.handle(handle);
+    proc.stdin.write(Buffer.from(data, 'base64'));
     await proc.stdin.flush();
-    return { id, type: 'written' };
+    return {};
   }
 
-  async close(id: string, req: Fields): Promise<Reply> {
-    const proc = this.handle(req);
-    this.restores.delete(str(req, 'handle'));
+  async close(handle: string): Promise<Record<string, never>> {
+    const proc = this.handle(handle);
+    this.restores.delete(handle);
     await proc.stdin.end();
     await this.check(proc, 'tar -x');
     // Everything in /workspace belongs to the session user, whatever the archive said.
     const chown = Bun.spawn(['/bin/chown', '-R', `${this.uid}:${this.uid}`, WORKSPACE], { stderr: 'pipe' });
     await this.check(chown, 'chown');
-    return { id, type: 'restored' };
+    return {};
   }
 
-  private handle(req: Fields): Subprocess<'pipe', 'ignore', 'pipe'> {
-    const proc = this.restores.get(str(req, 'handle'));
+  private handle(handle: string): Subprocess<'pipe', 'ignore', 'pipe'> {
+    const proc = this.restores.get(handle);
     if (!proc) throw new AgentError('not_found', 'no restore under way with that handle');
     return proc;
   }

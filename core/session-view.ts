@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { resourceLimitsSchema } from './schemas.ts';
+import type { SessionRecord } from './session-store.ts';
+
+/**
+ * A session as the API shows it — the one shape `POST /sessions/create`, `GET /sessions/{id}`
+ * and each entry of `GET /sessions` answer with.
+ */
+export const sessionViewSchema = z.object({
+  sessionId: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  lastActive: z.string(),
+  state: z.enum(['active', 'idle', 'deep-sleep', 'lost']),
+  /** Regular files in /workspace, as of the last time the node counted them. */
+  filesCount: z.number().int(),
+  /** Running executions, as of the last time the node counted them. */
+  activeProcesses: z.number().int(),
+  metadata: z.record(z.string(), z.unknown()),
+  resourceLimits: resourceLimitsSchema,
+  previewUrl: z.string(),
+});
+export type SessionView = z.infer<typeof sessionViewSchema>;
+
+/**
+ * Builds the view of a session record. `alive` is whether its node is alive (else `lost`);
+ * `stat` fresh counts when the caller has them (else the record's last known ones).
+ */
+export function toSessionView(
+  rec: SessionRecord,
+  o: { alive: boolean; publicUrl: string; stat?: { filesCount: number; activeProcesses: number } },
+): SessionView {
+  return {
+    sessionId: rec.sessionId,
+    createdAt: new Date(rec.createdAt).toISOString(),
+    expiresAt: new Date(rec.expiresAt).toISOString(),
+    lastActive: new Date(rec.lastActive).toISOString(),
+    state: o.alive ? rec.state : 'lost',
+    filesCount: o.stat?.filesCount ?? rec.filesCount,
+    activeProcesses: o.stat?.activeProcesses ?? (rec.state === 'deep-sleep' ? 0 : rec.activeProcesses),
+    metadata: rec.metadata,
+    resourceLimits: rec.resourceLimits,
+    previewUrl: `${o.publicUrl}/preview/${rec.sessionId}/`,
+  };
+}
