@@ -11,6 +11,7 @@ import { Executor } from './executor.ts';
 import { createJobWorker } from './job-worker.ts';
 import { NodeHeartbeat } from './node-heartbeat.ts';
 import { nodeHandlers } from './node-handlers.ts';
+import { loadSeccompProfile } from './seccomp-profile.ts';
 import { SessionHost } from './session-host.ts';
 
 /** Composition root of a runner: one process = one node = one Docker engine. */
@@ -26,7 +27,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   const store = new SessionStore(redis, keys);
   const host = new SessionHost(driver, store, redis, keys, {
     nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME,
-    pidsLimit: cfg.SANDBOX_PIDS_LIMIT, tmpMb: cfg.SANDBOX_TMP_MB, idleAfterMs: cfg.IDLE_AFTER * 1000,
+    pidsLimit: cfg.SANDBOX_PIDS_LIMIT, tmpMb: cfg.SANDBOX_TMP_MB, seccompProfile: loadSeccompProfile(cfg.SECCOMP_PROFILE), idleAfterMs: cfg.IDLE_AFTER * 1000,
     sleepAfterMs: Math.max(cfg.SLEEP_AFTER, cfg.IDLE_AFTER) * 1000, snapshotDir: cfg.SNAPSHOT_DIR,
     warmShape: loadPlans(cfg.PLANS_FILE).free.defaults, warmPoolSize: cfg.WARM_POOL_SIZE,
   }, log.child({ module: 'host' }));
@@ -60,7 +61,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
     setInterval(() => void host.reapOrphans().catch((err: unknown) => log.warn({ err }, 'orphan sweep failed')), 60_000),
   ];
   await Promise.all([nodeWorker.waitUntilReady(), sessionsWorker.waitUntilReady()]);
-  log.info({ image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME }, 'runner ready');
+  log.info({ image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME, seccomp: cfg.SECCOMP_PROFILE }, 'runner ready');
 
   /** Ordered shutdown: stop taking jobs, let running ones finish, stop sweeps, drop channels. */
   const stop = async () => {

@@ -18,6 +18,8 @@ export interface HostOptions {
   runtime: string;
   pidsLimit: number;
   tmpMb: number;
+  /** Seccomp profile of session containers, Docker's JSON format. */
+  seccompProfile: string;
   /** A session unused this long is paused (state `idle`), ms. */
   idleAfterMs: number;
   /** A session unused this long is snapshotted and its container removed (`deep-sleep`), ms. */
@@ -111,8 +113,8 @@ export class SessionHost {
     this.creating.add(sessionId);
     try {
       const uid = UID_BASE + ((await this.redis.incr(this.keys.uidSeq())) % UID_RANGE);
-      const { nodeId, image, runtime, pidsLimit, tmpMb } = this.opts;
-      const sandbox = await this.driver.create({ sessionId, nodeId, image, runtime, uid, limits, pidsLimit, tmpMb });
+      const { nodeId, image, runtime, pidsLimit, tmpMb, seccompProfile } = this.opts;
+      const sandbox = await this.driver.create({ sessionId, nodeId, image, runtime, uid, limits, pidsLimit, tmpMb, seccompProfile });
       return { sessionId, uid, sandbox };
     } finally {
       this.creating.delete(sessionId);
@@ -235,11 +237,11 @@ export class SessionHost {
 
   /** A new sandbox for a deep-sleeping session, its workspace restored from the snapshot. */
   private async revive(rec: SessionRecord): Promise<Sandbox> {
-    const { nodeId, image, runtime, pidsLimit, tmpMb } = this.opts;
+    const { nodeId, image, runtime, pidsLimit, tmpMb, seccompProfile } = this.opts;
     this.creating.add(rec.sessionId);
     try {
       const sandbox = await this.driver.create({
-        sessionId: rec.sessionId, nodeId, image, runtime, uid: rec.uid, limits: rec.resourceLimits, pidsLimit, tmpMb,
+        sessionId: rec.sessionId, nodeId, image, runtime, uid: rec.uid, limits: rec.resourceLimits, pidsLimit, tmpMb, seccompProfile,
       });
       await this.snapshots.restore(sandbox.channel, rec.sessionId);
       await this.store.setSandbox(rec.sessionId, sandbox.containerId, 'active');

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { PassThrough, type Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import Docker from 'dockerode';
+import { defaultSeccompProfile } from '../../core/config.ts';
 import { containerSpec, type SandboxSpec } from '../../runner/container-spec.ts';
+import { loadSeccompProfile } from '../../runner/seccomp-profile.ts';
 
 /** One reply line of the agent. */
 export type AgentReply = { id: string; type: string; [field: string]: any };
@@ -22,6 +24,7 @@ const DEFAULTS: Omit<SandboxSpec, 'sessionId'> = {
   limits: { memory: 256, cpu: 1, timeout: 30, disk: 64 },
   pidsLimit: 128,
   tmpMb: 16,
+  seccompProfile: loadSeccompProfile(defaultSeccompProfile('runc')),
 };
 
 interface Pending {
