@@ -9,7 +9,7 @@ import { RedisClock } from '../core/redis-clock.ts';
 import { createLogger } from '../core/logger.ts';
 import { loadPlans } from '../core/plans.ts';
 import { NodeDirectory } from '../core/node-directory.ts';
-import { createRedis, Keys } from '../core/redis.ts';
+import { createRedis, createRequestRedis, Keys } from '../core/redis.ts';
 import { SessionStore } from '../core/session-store.ts';
 import { UsageStore } from '../core/usage.ts';
 import { createApp } from './app.ts';
@@ -36,10 +36,8 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const log = createLogger(cfg.LOG_LEVEL, opts.logDestination).child({ module: 'api' });
   const plans = loadPlans(cfg.PLANS_FILE);
   const keys = new Keys(cfg.REDIS_PREFIX);
-  // Commands fail fast while Redis is away (503) instead of queueing until it is back.
-  const redis = createRedis(cfg.REDIS_URL, {
-    maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true,
-  });
+  // Commands fail fast while Redis is away or stalled (503) instead of waiting until it is back.
+  const redis = createRequestRedis(cfg.REDIS_URL);
   const subscriber = createRedis(cfg.REDIS_URL, { lazyConnect: true });
   await Promise.all([redis.connect(), subscriber.connect()]);
   const clock = new RedisClock(redis);

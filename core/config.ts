@@ -19,6 +19,8 @@ const schema = z.object({
   DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
   SANDBOX_IMAGE: z.string().default('buntime-sandbox:0.1.0'),
   SANDBOX_RUNTIME: z.string().regex(/^[a-z0-9_.-]+$/i).default('runc'),
+  /** Seccomp profile of session containers (Docker's JSON format); default: the shipped one for the runtime. */
+  SECCOMP_PROFILE: z.string().min(1).optional(),
   SANDBOX_PIDS_LIMIT: z.coerce.number().int().min(16).max(4096).default(256),
   SANDBOX_TMP_MB: z.coerce.number().int().min(1).max(1024).default(64),
   NODE_SESSION_CAPACITY: z.coerce.number().int().min(1).default(200),
@@ -49,15 +51,29 @@ const schema = z.object({
   TRUST_PROXY: bool.default(false),
 });
 
+/**
+ * The shipped seccomp profile for an OCI runtime (images/seccomp/): gVisor gets a variant of
+ * its own (see images/seccomp/derive.ts for why).
+ */
+export function defaultSeccompProfile(runtime: string): string {
+  const file = runtime === 'runsc' ? 'profile-gvisor.json' : 'profile.json';
+  return new URL(`../images/seccomp/${file}`, import.meta.url).pathname;
+}
+
+const withDefaults = schema.transform((c) => ({
+  ...c,
+  SECCOMP_PROFILE: c.SECCOMP_PROFILE ?? defaultSeccompProfile(c.SANDBOX_RUNTIME),
+}));
+
 /** Parsed, frozen configuration. Field names follow the environment variables. */
-export type Config = Readonly<z.infer<typeof schema>>;
+export type Config = Readonly<z.infer<typeof withDefaults>>;
 
 /**
  * Parses the environment once. Fails with every problem listed, so a misconfigured process
  * never starts half-way.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+  const parsed = withDefaults.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid configuration:\n${lines.join('\n')}`);

@@ -5,6 +5,13 @@ import { BuntimeError } from './errors.ts';
 import { readReply } from './job-reply.ts';
 import { JOB_OPTIONS, REPLY_MARGIN_MS, type JobCatalogue, type Payload, type Result } from './queues.ts';
 import type { RedisClock } from './redis-clock.ts';
+import { REDIS_RETRY_AFTER_SEC } from './redis.ts';
+
+/**
+ * Longest an enqueue may take before the caller is told the service is unavailable, ms: a
+ * backstop above the request connection's command timeout.
+ */
+const ENQUEUE_TIMEOUT_MS = 2_500;
 
 /**
  * What travels in a BullMQ job: the payload, the channel its reply is published on, and the
@@ -79,11 +86,10 @@ export class JobRpcClient {
       this.pending.set(jobId, { resolve, reject, timer });
     });
     try {
-      const envelope: JobEnvelope = { p: payload, r: this.channel, d: deadline };
-      await this.queue(queue).add(name, envelope, { ...JOB_OPTIONS, jobId });
+      await this.enqueue(queue, name, { p: payload, r: this.channel, d: deadline }, jobId);
     } catch (err) {
       this.settle(jobId)?.reject(new BuntimeError('service_unavailable', 'could not enqueue the job', {
-        cause: err, retryAfterSec: 5,
+        cause: err, retryAfterSec: REDIS_RETRY_AFTER_SEC,
       }));
     }
     const result = await reply;
@@ -100,10 +106,37 @@ export class JobRpcClient {
     this.queues.clear();
   }
 
+  /**
+   * Adds the job, or fails within {@link ENQUEUE_TIMEOUT_MS} (the connection's own command
+   * timeout normally fails it sooner). A failed add may still reach a stalled Redis when it
+   * wakes, after its caller was told it failed: the job's removal goes right behind it on the
+   * same connection, so Redis applies both back to back and the job never runs (its deadline
+   * would stop it too). A queue whose setup failed is dropped, so the next call starts afresh.
+   */
+  private async enqueue(queueName: string, name: string, envelope: JobEnvelope, jobId: string): Promise<void> {
+    const queue = this.queue(queueName);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('enqueue timed out')), ENQUEUE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([queue.add(name, envelope, { ...JOB_OPTIONS, jobId }), deadline]);
+    } catch (err) {
+      void queue.remove(jobId).catch(() => {});
+      if (this.queues.get(queueName) === queue) this.queues.delete(queueName);
+      void queue.close().catch(() => {});
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private queue(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue(name, { connection: this.o.redis, prefix: this.o.bullPrefix });
+      // Failures surface on the calls; the event needs no handling beyond not being unhandled.
+      q.on('error', () => {});
       this.queues.set(name, q);
     }
     return q;

@@ -14,6 +14,32 @@ export function createRedis(url: string, opts: RedisOptions = {}): Redis {
   return redis;
 }
 
+/** How long a command on the request path may wait for Redis before it fails, ms. */
+export const REQUEST_COMMAND_TIMEOUT_MS = 1_000;
+/** How long (re)connecting the request-path connection may take, ms. */
+const REQUEST_CONNECT_TIMEOUT_MS = 2_000;
+
+/**
+ * Opens the connection an API instance serves requests with. A Redis that is away or stalled
+ * (e.g. SIGSTOPped: the socket stays open, nothing comes back) fails each command within
+ * {@link REQUEST_COMMAND_TIMEOUT_MS} instead of holding the request for as long as the stall:
+ * the caller gets a 503 with `Retry-After` and the connection carries on once Redis answers.
+ * Nothing is queued while disconnected, and nothing is resent after a reconnect (a command
+ * whose caller was already told it failed must not run later). Never use it for blocking
+ * commands (BullMQ workers, `XREAD BLOCK`) or pub/sub: those get {@link createRedis}.
+ */
+export function createRequestRedis(url: string, opts: RedisOptions = {}): Redis {
+  return createRedis(url, {
+    commandTimeout: REQUEST_COMMAND_TIMEOUT_MS,
+    connectTimeout: REQUEST_CONNECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    lazyConnect: true,
+    ...opts,
+  });
+}
+
 /** Key names under one prefix, so several deployments or test runs can share a Redis. */
 export class Keys {
   constructor(readonly prefix: string) {}
@@ -44,20 +70,27 @@ export class Keys {
   execNotify(executionId: string): string { return `${this.prefix}:exec:${executionId}:notify`; }
 }
 
+/** `Retry-After` of answers given while Redis is unavailable, s. */
+export const REDIS_RETRY_AFTER_SEC = 5;
+
 /** Maps an ioredis failure to the service's error: Redis unreachable is a 503, never a 500. */
 export function redisUnavailable(cause: unknown): BuntimeError {
   return new BuntimeError('service_unavailable', 'the data store is unreachable', {
     cause,
-    retryAfterSec: 5,
+    retryAfterSec: REDIS_RETRY_AFTER_SEC,
   });
 }
 
-/** True for errors that mean "Redis is not there" rather than "the command was wrong". */
+/**
+ * True for errors that mean "Redis cannot serve now" rather than "the command was wrong": not
+ * there, not answering in time, still loading its data after a restart, or full (noeviction).
+ */
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as NodeJS.ErrnoException).code ?? '';
   return (
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
-    /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|enableOfflineQueue/i.test(err.message)
+    /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|enableOfflineQueue|Command timed out/i.test(err.message) ||
+    /^(LOADING|OOM|MISCONF|MASTERDOWN|TRYAGAIN) /.test(err.message)
   );
 }

@@ -2,10 +2,12 @@
  * Builds the sandbox image (`SANDBOX_IMAGE`, default `buntime-sandbox:<package version>`) offline: `FROM scratch` plus a
  * root filesystem assembled from local material only (the Bun binary of the `bun` npm package,
  * the host's glibc that Bun links against, busybox-static, the static launcher compiled here and
- * the bundled agent). The image carries the label `buntime.hash`, a sha256 over every input;
- * when an image with the tag and that hash exists the build is skipped.
+ * the bundled agent). The image carries the label `buntime.hash`, a sha256 over the content of
+ * every input under its checkout-independent name; when an image with the tag and that hash
+ * exists the build is skipped.
  *
- * Usage (from the repo root): node --import tsx images/build.ts
+ * Usage (from the repo root): node --import tsx images/build.ts [--print-hash]
+ * (`--print-hash` prints the hash and builds nothing; it needs no Docker engine.)
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -13,7 +15,7 @@ import {
   existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import tar from 'tar-stream';
@@ -21,6 +23,8 @@ import tar from 'tar-stream';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const IMAGE_DIR = join(ROOT, 'images', 'bun');
 const BUSYBOX = '/bin/busybox';
+/** Where the Bun binary lives inside the image. */
+const BUN_IN_IMAGE = 'usr/local/bin/bun';
 /** Where the agent's own files live inside the image. */
 const OPT = 'opt/buntime';
 /** Files above this size have their digest cached (see fileDigest). */
@@ -84,15 +88,39 @@ function fileDigest(path: string, cache: Record<string, string>, used: Record<st
   return digest;
 }
 
-/** sha256 over the name and content of every input, so any change to any of them rebuilds. */
-function inputsHash(files: string[], extra: string[]): string {
+/** One input file: `name` is what it is called independently of the checkout, `path` where it is read. */
+interface Input {
+  /** Project files: the path relative to the repo root; host files: the path they get in the image. */
+  name: string;
+  path: string;
+}
+
+/**
+ * sha256 over the name and content of every input, so any change to any of them rebuilds. Only
+ * checkout-independent names go in: two checkouts of one commit (or the same checkout moved)
+ * get the same hash and share the image instead of retagging it back and forth.
+ */
+function inputsHash(files: Input[], extra: string[]): string {
   const cache = readDigestCache();
   const used: Record<string, string> = {};
   const h = createHash('sha256');
-  for (const f of [...files].sort()) h.update(`${f}\0${fileDigest(f, cache, used)}\0`);
+  for (const f of [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    h.update(`${f.name}\0${fileDigest(f.path, cache, used)}\0`);
+  }
   for (const e of extra) h.update(`${e}\0`);
   writeDigestCache(used);
   return h.digest('hex');
+}
+
+/** Every input of the image, named by the repo-relative path or the path inside the image. */
+function imageInputs(bun: string, libs: string[]): Input[] {
+  const project = [fileURLToPath(import.meta.url), join(IMAGE_DIR, 'launcher.c'), join(IMAGE_DIR, 'smoke.ts'), ...agentSources()];
+  return [
+    ...project.map((path) => ({ name: relative(ROOT, path), path })),
+    { name: BUN_IN_IMAGE, path: bun },
+    { name: BUSYBOX.slice(1), path: BUSYBOX },
+    ...libs.map((l) => ({ name: l.slice(1), path: realpathSync(l) })),
+  ];
 }
 
 function readDigestCache(): Record<string, string> {
@@ -171,7 +199,7 @@ function rootfs(bun: string, libs: string[], applets: string[], launcher: Buffer
     ...mkdirs(dirs), dir('tmp', 0o1777),
     // realpathSync: /lib64/ld-linux-x86-64.so.2 is itself a symlink on Debian; copy its target's bytes.
     ...libs.map((l) => file(l.slice(1), readFileSync(realpathSync(l)), 0o755)),
-    file('usr/local/bin/bun', readFileSync(bun), 0o755),
+    file(BUN_IN_IMAGE, readFileSync(bun), 0o755),
     link('usr/local/bin/node', 'bun'), link('usr/local/bin/bunx', 'bun'),
     file('bin/busybox', readFileSync(BUSYBOX), 0o755),
     ...applets.map((a) => link(`bin/${a}`, 'busybox')),
@@ -241,9 +269,12 @@ async function main(): Promise<void> {
   const bun = findBun();
   const libs = sharedLibs(bun);
   const applets = busyboxApplets();
-  const sources = [fileURLToPath(import.meta.url), join(IMAGE_DIR, 'launcher.c'), join(IMAGE_DIR, 'smoke.ts'),
-    ...agentSources()];
-  const hash = inputsHash([bun, BUSYBOX, ...libs.map((l) => realpathSync(l)), ...sources], [ver, ...libs, ...applets]);
+  // The lib paths are in-image names too (each library lands at its host path).
+  const hash = inputsHash(imageInputs(bun, libs), [ver, ...libs, ...applets]);
+  if (process.argv.includes('--print-hash')) {
+    console.log(hash);
+    return;
+  }
   const docker = new Docker();
   const old = await existing(docker, tag);
   if (old?.hash === hash) {

@@ -19,6 +19,8 @@ export interface SandboxSpec {
   tmpMb: number;
   /** Host directory of the session's data socket (root-only), bind-mounted for the agent. */
   dataDir: string;
+  /** The seccomp profile, Docker's JSON format (see runner/seccomp-profile.ts). */
+  seccompProfile: string;
 }
 
 const MB = 1024 * 1024;
@@ -27,8 +29,8 @@ const AGENT_RESERVE_MB = 64;
 
 /**
  * The Docker create options of a session container: every hardening item of the design in one
- * place (no network, all capabilities dropped but the agent's few, no-new-privileges, default
- * seccomp, read-only root, pids/memory/cpu limits, ulimits, private IPC, an init, a minimal
+ * place (no network, all capabilities dropped but the agent's few, no-new-privileges, the
+ * project's seccomp profile, read-only root, pids/memory/cpu limits, ulimits, private IPC, an init, a minimal
  * environment and the labels the janitor finds orphans by).
  */
 export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
@@ -67,7 +69,7 @@ export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
       NetworkMode: 'none',
       CapDrop: ['ALL'],
       CapAdd: [...AGENT_CAPS],
-      SecurityOpt: ['no-new-privileges'],
+      SecurityOpt: ['no-new-privileges', `seccomp=${spec.seccompProfile}`],
       ReadonlyRootfs: true,
       IpcMode: 'private',
       PidsLimit: spec.pidsLimit,

@@ -18,6 +18,7 @@ import { createJobWorker, type Handlers } from './job-worker.ts';
 import { NodeHeartbeat } from './node-heartbeat.ts';
 import { nodeHandlers } from './node-handlers.ts';
 import { Sandboxes } from './sandboxes.ts';
+import { loadSeccompProfile } from './seccomp-profile.ts';
 import { SnapshotStore } from './snapshot-store.ts';
 import { TransferHub } from './transfer-hub.ts';
 
@@ -60,7 +61,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   const sandboxes = new Sandboxes({
     driver, store, redis, keys, snapshots, log: log.child({ module: 'sandboxes' }),
     nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME, pidsLimit: cfg.SANDBOX_PIDS_LIMIT,
-    tmpMb: cfg.SANDBOX_TMP_MB, socketDir: cfg.SOCKET_DIR,
+    tmpMb: cfg.SANDBOX_TMP_MB, socketDir: cfg.SOCKET_DIR, seccompProfile: loadSeccompProfile(cfg.SECCOMP_PROFILE),
     warmShape: loadPlans(cfg.PLANS_FILE).free.defaults, warmPoolSize: cfg.WARM_POOL_SIZE,
   });
   const lifecycle = new IdleKeeper({
@@ -108,7 +109,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   await heartbeat.start();
   const timers = sweeps(janitor, lifecycle, cfg, log);
   await Promise.all([...nodeWorkers, sessionsWorker].map((w) => w.waitUntilReady()));
-  log.info({ image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME }, 'runner ready');
+  log.info({ image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME, seccomp: cfg.SECCOMP_PROFILE }, 'runner ready');
 
   /** Ordered shutdown: stop taking jobs, let running ones finish, stop sweeps, drop channels. */
   const stop = async () => {

@@ -32,6 +32,8 @@ export interface SandboxesOptions {
   pidsLimit: number;
   /** Size of each session's /tmp, MB. */
   tmpMb: number;
+  /** Seccomp profile of session containers, Docker's JSON format. */
+  seccompProfile: string;
   /** Host directory under which each session's data socket lives. */
   socketDir: string;
   /** Shape (the plans' default limits) and size of the warm pool. */
@@ -170,9 +172,9 @@ export class Sandboxes {
   private async launch(sessionId: string, uid: number, limits: ResourceLimits): Promise<Sandbox> {
     const port = await DataPort.open(this.o.socketDir, sessionId);
     try {
-      const { nodeId, image, runtime, pidsLimit, tmpMb } = this.o;
+      const { nodeId, image, runtime, pidsLimit, tmpMb, seccompProfile } = this.o;
       const handle = await this.o.driver.create({
-        sessionId, nodeId, image, runtime, uid, limits, pidsLimit, tmpMb, dataDir: port.hostDir,
+        sessionId, nodeId, image, runtime, uid, limits, pidsLimit, tmpMb, seccompProfile, dataDir: port.hostDir,
       });
       return { containerId: handle.containerId, agent: new AgentClient(handle.channel, port), port };
     } catch (err) {

@@ -8,7 +8,9 @@ import { inject } from 'vitest';
 import { startApi } from '../api/main.ts';
 import { AccountStore } from '../core/accounts.ts';
 import { createRedis, Keys } from '../core/redis.ts';
+import { defaultSeccompProfile } from '../core/config.ts';
 import { containerSpec } from '../runner/container-spec.ts';
+import { loadSeccompProfile } from '../runner/seccomp-profile.ts';
 import { newClient, ownService } from './support/harness.ts';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
@@ -105,7 +107,7 @@ describe('session lifecycle', () => {
       const stray = await docker.createContainer(containerSpec({
         sessionId: `ses_stray${service.nodeId}`, nodeId: service.nodeId, image: process.env.SANDBOX_IMAGE ?? 'buntime-sandbox:0.1.0',
         runtime: 'runc', uid: 200_001, limits: { memory: 128, cpu: 0.25, timeout: 5, disk: 16 }, pidsLimit: 32, tmpMb: 8,
-        dataDir: mkdtempSync(join(tmpdir(), 'buntime-stray-')),
+        dataDir: mkdtempSync(join(tmpdir(), 'buntime-stray-')), seccompProfile: loadSeccompProfile(defaultSeccompProfile('runc')),
       }));
       expect(await containersOf(nodeLabel)).toHaveLength(3);
 

@@ -8,7 +8,9 @@ import Docker from 'dockerode';
 import type { RunRequestInput as RunRequest, RunResult } from '../../core/agent-protocol.ts';
 import { AgentChannel } from '../../runner/agent-channel.ts';
 import { AgentClient } from '../../runner/agent-client.ts';
+import { defaultSeccompProfile } from '../../core/config.ts';
 import { containerSpec, type SandboxSpec } from '../../runner/container-spec.ts';
+import { loadSeccompProfile } from '../../runner/seccomp-profile.ts';
 import { DataPort } from '../../runner/data-port.ts';
 
 /** One raw reply line of the agent. */
@@ -28,6 +30,7 @@ const DEFAULTS: Omit<SandboxSpec, 'sessionId' | 'dataDir'> = {
   limits: { memory: 256, cpu: 1, timeout: 30, disk: 64 },
   pidsLimit: 128,
   tmpMb: 16,
+  seccompProfile: loadSeccompProfile(defaultSeccompProfile('runc')),
 };
 
 /**

@@ -108,7 +108,7 @@ export function useSession(plan: 'free' | 'paid' | 'enterprise' = 'free', create
 
 /**
  * A service of a test's own: a runner and an API under a fresh Redis prefix and node id, with
- * `overrides` on top of the environment (e.g. `IDLE_AFTER`, `WARM_POOL_SIZE`). `client(plan)`
+ * `overrides` on top of the environment (e.g. `IDLE_AFTER`, `WARM_POOL_SIZE`, a `REDIS_URL` of its own). `client(plan)`
  * makes an account there and an SDK client for it; `stop()` stops both.
  */
 export async function ownService(name: string, overrides: Record<string, string> = {}) {
@@ -120,7 +120,7 @@ export async function ownService(name: string, overrides: Record<string, string>
   const api = await startApi(env);
   const keys = new Keys(env.REDIS_PREFIX);
   const client = async (plan: 'free' | 'paid' | 'enterprise' = 'free') => {
-    const redis = createRedis(inject('redisUrl'));
+    const redis = createRedis(overrides.REDIS_URL ?? inject('redisUrl'));
     try {
       const accounts = new AccountStore(redis, keys);
       const account = `${name}-${randomBytes(3).toString('hex')}`;
