@@ -108,6 +108,11 @@ export class WorkspaceImages {
     await this.cmd.run('chown', ['-R', `--from=:${from}`, `:${to}`, '--', mountPoint], 600_000);
   }
 
+  /** Lets the writers of a frozen filesystem go; one not frozen is left as it is. */
+  thaw(mountPoint: string): Promise<void> {
+    return this.loops.thaw(mountPoint);
+  }
+
   /** Thaws, retrying once: a filesystem left frozen would hang every writer of the session. */
   private async thawHard(mountPoint: string): Promise<void> {
     try {
