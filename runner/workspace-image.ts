@@ -40,7 +40,8 @@ export class WorkspaceImages {
     for (let attempt = 1; attempt <= SIZING_ATTEMPTS; attempt++) {
       await makeSparse(file, blocks * BLOCK);
       await this.cmd.run('mkfs.ext4', mkfsArgs(file, diskMb, uid), 120_000);
-      await this.mount(file, mountPoint);
+      // A file made a moment ago has no loop device yet: attach without looking for one.
+      await this.mountDevice(await this.loops.attach(file), mountPoint);
       // lost+found is root's and 0700: programs could not read it, file listings and snapshots
       // would trip on it, and it is not the empty workspace users expect. e2fsck makes a new
       // one when it has something to put there.
@@ -64,6 +65,10 @@ export class WorkspaceImages {
   async mount(file: string, mountPoint: string): Promise<void> {
     if (await this.loops.mountedImage(mountPoint, file)) return;
     const device = (await this.loops.devicesOf(file))[0] ?? (await this.loops.attach(file));
+    await this.mountDevice(device, mountPoint);
+  }
+
+  private async mountDevice(device: string, mountPoint: string): Promise<void> {
     await mkdir(mountPoint, { recursive: true, mode: 0o700 });
     await this.loops.mount(device, mountPoint);
   }
@@ -78,6 +83,23 @@ export class WorkspaceImages {
       for (const device of await this.loops.devicesOf(file)) await this.loops.detach(device);
     }
     await rmdir(mountPoint).catch(ignore('ENOENT'));
+  }
+
+  /**
+   * Copies the image `file` (mounted on `mountPoint` or not) to `to` as a consistent, clean
+   * filesystem: frozen for the copy whenever it is in use. Returns how long writers were held, ms.
+   */
+  async snapshot(file: string, mountPoint: string, to: string): Promise<number> {
+    if (await this.loops.mountedImage(mountPoint, file)) return this.copy(file, to, mountPoint);
+    if ((await this.loops.devicesOf(file)).length === 0) return this.copy(file, to);
+    // Attached but not mounted here: a container still uses it (unmounted while it ran). Mounting
+    // its device gives the same filesystem, to freeze; then it is let go again.
+    await this.mount(file, mountPoint);
+    try {
+      return await this.copy(file, to, mountPoint);
+    } finally {
+      await this.unmount(file, mountPoint);
+    }
   }
 
   /**

@@ -223,12 +223,10 @@ export class WorkspaceStore {
     }
   }
 
-  /** Copies a workspace's image to `to`, under fsfreeze when it is mounted. */
+  /** Copies a workspace's image to `to`, frozen while it is in use. */
   private async copyOut(dir: WorkspaceDir, id: string, to: string): Promise<void> {
-    const mountPoint = dir.mountPoint(id);
-    const live = (await readMounts()).some((m) => m.mountPoint === mountPoint);
-    const frozenMs = await this.images.copy(dir.image(id), to, live ? mountPoint : undefined);
-    if (live) this.opts.log.info({ sessionId: id, frozenMs: Math.round(frozenMs) }, 'workspace copied under fsfreeze');
+    const frozenMs = await this.images.snapshot(dir.image(id), dir.mountPoint(id), to);
+    if (frozenMs > 0) this.opts.log.info({ sessionId: id, frozenMs: Math.round(frozenMs) }, 'workspace copied under fsfreeze');
   }
 
   /** Turns the copied `<id>.img.part` into workspace `id`, mounted, its files owned by `uid`. */

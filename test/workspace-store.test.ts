@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, statfs } from 'node:fs/promises';
+import { access, mkdtemp, readdir, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -59,6 +59,19 @@ async function withStore<T>(fn: (store: WorkspaceStore, dir: string) => Promise<
   } finally {
     for (const id of await store.list().catch(() => [])) await store.remove(id).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(() => true, () => false);
+}
+
+/** Polls `check` every 100 ms until it holds; fails after `ms`. */
+async function waitFor(check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -147,6 +160,37 @@ describe('WorkspaceStore', () => {
       }
     });
   }, 60_000);
+
+  it('unmounted under a running container: the container keeps its files, and a copy still freezes them', async () => {
+    await withStore(async (store, dir) => {
+      const mp = await store.create('ses_held', { diskMb: 16, uid: UID_A });
+      const cid = (await host('docker', [
+        'run', '-d', '--rm', '--network', 'none', '--label', 'buntime.test=workspace-store', '--user', `${UID_A}:${UID_A}`,
+        '-v', `${mp}:/workspace`, '--entrypoint', '/bin/sh', SANDBOX_IMAGE, '-c',
+        'echo before > /workspace/b; while [ ! -e /workspace/go ]; do sleep 0.1; done; echo after > /workspace/a; sleep 600',
+      ])).trim();
+      try {
+        await waitFor(() => exists(join(mp, 'b')));
+        await store.unmount('ses_held');
+        expect(await mountsUnder(dir)).toEqual([]);
+        // The container still has the filesystem: its loop device stays until the container goes.
+        expect(await loopsUnder(dir)).toHaveLength(1);
+        const copy = await store.copy('ses_held', 'ses_copy', { uid: UID_B });
+        expect((await sandbox(copy, UID_B, 'cat b')).out).toBe('before\n');
+        await store.remove('ses_copy');
+        // Still the container's filesystem after the copy: it can write on, and we see it later.
+        const again = await store.mount('ses_held');
+        await host('touch', [join(again, 'go')]);
+        await waitFor(() => exists(join(again, 'a')));
+        await store.unmount('ses_held');
+      } finally {
+        await host('docker', ['rm', '-f', cid]).catch(() => undefined);
+      }
+      await waitFor(async () => (await loopsUnder(dir)).length === 0);
+      const back = await store.mount('ses_held');
+      expect((await sandbox(back, UID_A, 'cat b a')).out).toBe('before\nafter\n');
+    });
+  }, 120_000);
 
   it('copies a live workspace into an independent one owned by another uid', async () => {
     await withStore(async (store) => {
