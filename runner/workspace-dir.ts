@@ -1,4 +1,4 @@
-import { mkdir, readdir, realpath, rm } from 'node:fs/promises';
+import { access, mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuntimeError } from '../core/errors.ts';
 import { readMeta, type WorkspaceMeta } from './workspace-meta.ts';
@@ -61,10 +61,10 @@ export class WorkspaceDir {
     return readMeta(this.meta(id));
   }
 
-  /** Metadata of `id`; `not_found` (reason `workspace_missing`) when there is none. */
+  /** Metadata of `id`; `not_found` (reason `workspace_missing`) when it or the image is gone. */
   async requireMeta(id: string): Promise<WorkspaceMeta> {
     const meta = await this.readMeta(id);
-    if (!meta) {
+    if (!meta || !(await access(this.image(id)).then(() => true, () => false))) {
       throw new BuntimeError('not_found', 'no workspace of this session on this node', {
         details: { sessionId: id, reason: 'workspace_missing' },
       });

@@ -244,6 +244,11 @@ describe('WorkspaceStore', () => {
       expect(await readdir(join(dir, 'mnt'))).toEqual([]);
       expect(await store.list()).toEqual([]);
       expect((await errorOf(store.mount('ses_gone'))).code).toBe('not_found');
+      // Metadata without its image (deleted by hand, a disk replaced): reported lost, not remade.
+      await store.create('ses_lost', { diskMb: 16, uid: UID_A });
+      await store.unmount('ses_lost');
+      await rm(join(dir, 'ses_lost.img'));
+      expect((await errorOf(store.mount('ses_lost'))).details).toMatchObject({ reason: 'workspace_missing' });
     });
   }, 60_000);
 
