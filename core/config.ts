@@ -46,6 +46,12 @@ const schema = z.object({
   SLEEP_AFTER: z.coerce.number().int().min(1).default(1800),
   /** Directory of workspace snapshots of deep-sleeping sessions (a shared mount across nodes). */
   SNAPSHOT_DIR: z.string().default(new URL('../.buntime/snapshots', import.meta.url).pathname),
+  /** Session workspaces: sparse ext4 images, their metadata and mountpoints (runner host). */
+  WORKSPACE_DIR: z.string().default('/var/lib/buntime/workspaces'),
+  /** Host-wide registry of session uids, shared by every deployment on the host. */
+  UID_DIR: z.string().default('/var/lib/buntime/uids'),
+  /** Most quota (MB) a node's workspaces may add up to; 0 = 90 % of WORKSPACE_DIR's filesystem. */
+  NODE_DISK_BUDGET_MB: z.coerce.number().int().min(0).default(0),
   MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   REQUEST_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   TRUST_PROXY: bool.default(false),
