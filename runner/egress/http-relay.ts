@@ -56,7 +56,12 @@ function forward(req: IncomingMessage, res: ServerResponse, up: Upstream, path: 
     setHost: false,
   });
   upReq.once('response', (upRes) => {
-    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, forwardable(upRes.rawHeaders));
+    try {
+      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, forwardable(upRes.rawHeaders));
+    } catch {
+      // A status line or header node refuses to write: a broken upstream must not crash the runner.
+      return void res.destroy();
+    }
     upRes.pipe(res);
     upRes.once('error', () => res.destroy());
   });

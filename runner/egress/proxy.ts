@@ -58,12 +58,13 @@ export class EgressProxy {
     this.server.timeout = opts.clientIdleTimeoutMs ?? 120_000;
     this.server.on('request', (req, res) => {
       const session = this.sessionOf.get(req.socket);
-      if (session) void relayHttp(this.deps, session, req, res);
+      // A throw here is a bug; it costs the one exchange, never the runner.
+      if (session) relayHttp(this.deps, session, req, res).catch(() => res.destroy());
       else res.destroy();
     });
     this.server.on('connect', (req, socket: Socket, head: Buffer) => {
       const session = this.sessionOf.get(socket);
-      if (session) void openTunnel(this.deps, session, req, socket, head);
+      if (session) openTunnel(this.deps, session, req, socket, head).catch(() => socket.destroy());
       else socket.destroy();
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));

@@ -93,10 +93,15 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 async function listen(server: Server, handler: Handler): Promise<{ info: FixtureServer; stop: () => Promise<void> }> {
   const hits = new Map<string, number>();
+  const open = new Set<Duplex>();
   let connections = 0;
-  server.on('connection', (s) => {
+  // Raw connections, so that stop() also ends upgraded (WebSocket) ones, which the HTTP server
+  // no longer tracks.
+  server.on('connection', (s: Duplex) => {
     connections++;
+    open.add(s);
     s.on('error', () => {});
+    s.on('close', () => open.delete(s));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
     hits.set('/ws', (hits.get('/ws') ?? 0) + 1);
@@ -110,8 +115,9 @@ async function listen(server: Server, handler: Handler): Promise<{ info: Fixture
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   const stop = () => new Promise<void>((r) => {
-    server.closeAllConnections();
     server.close(() => r());
+    server.closeAllConnections();
+    for (const s of open) s.destroy();
   });
   return { info: { port, hits, connections: () => connections }, stop };
 }

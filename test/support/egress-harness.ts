@@ -77,12 +77,20 @@ export async function startProxyHarness(opts: ProxyHarnessOptions): Promise<Prox
   };
   const dir = await mkdtemp(join(tmpdir(), 'egress-harness-'));
   const runnerPath = join(dir, 'egress.sock');
-  const runner = await listen(createServer((s) => void acceptDataChannel(s, proxy, session)), runnerPath);
-  const agent = await listen(createServer((client) => relayToRunner(client, runnerPath)), 0);
+  const open = new Set<Socket>();
+  const tracked = (s: Socket) => {
+    open.add(s);
+    s.once('close', () => open.delete(s));
+    return s;
+  };
+  const runner = await listen(createServer((s) => void acceptDataChannel(tracked(s), proxy, session)), runnerPath);
+  const agent = await listen(createServer((client) => relayToRunner(tracked(client), runnerPath)), 0);
   harness.agentUrl = `http://127.0.0.1:${(agent.address() as { port: number }).port}`;
   harness.stop = async () => {
     proxy.close();
-    await Promise.all([close(agent), close(runner)]);
+    const closed = Promise.all([close(agent), close(runner)]);
+    for (const s of open) s.destroy();
+    await closed;
     await rm(dir, { recursive: true, force: true });
   };
   return harness;
