@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { parseInternalHosts } from './internal-hosts.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0'])
@@ -55,6 +56,22 @@ const schema = z.object({
   MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   REQUEST_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   TRUST_PROXY: bool.default(false),
+  // Egress policy proxy (runner/egress/); see .env.example.
+  EGRESS_INTERNAL_HOSTS: z.string().default('').transform((spec, ctx) => {
+    try {
+      return parseInternalHosts(spec);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  }),
+  EGRESS_RESOLVER: z.enum(['system', 'static']).default('system'),
+  EGRESS_DNS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  EGRESS_TEST_GUARD: bool.default(false),
+  EGRESS_MAX_CONNECTIONS_PER_SESSION: z.coerce.number().int().min(1).max(10_000).default(64),
+  EGRESS_MAX_CONNECTIONS_PER_NODE: z.coerce.number().int().min(1).default(4096),
+  EGRESS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  NPM_REGISTRY_URL: z.string().url().optional(),
 });
 
 /**
