@@ -51,7 +51,7 @@ export function formatFileList(list: FileList, dir: string): string {
     return `${f.type.padEnd(9)} ${size.padStart(9)}  ${f.modified}  ${name}`;
   });
   const more = list.total > list.files.length ? `\n(${list.total - list.files.length} more not shown; raise limit)` : '';
-  return `${dir}: ${list.total} entries\n${rows.join('\n')}${more}`;
+  return `${dir}: ${list.total} ${list.total === 1 ? 'entry' : 'entries'}\n${rows.join('\n')}${more}`;
 }
 
 /** Running processes, one per line. */

@@ -24,7 +24,7 @@ export function registerPreviewTool(server: McpServer, d: ToolDeps): void {
     const minted = await d.client.sessions.token(sessionId, { ttl: args.ttl ?? 900 });
     return [
       `browser URL (valid until ${minted.expiresAt}): ${previewAddress(previewUrl, args.path, minted.token)}`,
-      `API URL (needs the API key as a bearer token): ${previewAddress(previewUrl, args.path)}`,
+      `preview URL for API clients (needs the API key as a bearer token): ${previewAddress(previewUrl, args.path)}`,
       'The page answers 404 until a server in the sandbox listens on the preview port.',
     ].join('\n');
   }));
