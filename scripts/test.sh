@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
+bash scripts/ensure-chromium.sh
 export REDIS_URL
 npx tsc --noEmit -p tsconfig.json
 report=.buntime/vitest-report.json
