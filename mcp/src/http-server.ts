@@ -11,6 +11,8 @@ import type { SessionLease } from './session-lease.ts';
 
 /** Largest JSON-RPC body read, bytes (a write_file of a few MB, base64). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** MCP connections open at once; each may hold a sandbox session. */
+const MAX_CONNECTIONS = 100;
 
 /** Options of {@link serveHttp}. */
 export interface HttpServerOptions extends ConnectionOptions {
@@ -65,6 +67,7 @@ export async function serveHttp(o: HttpServerOptions): Promise<HttpMcpServer> {
     const body = await readJson(req);
     if (body === undefined) return reply(res, 400, 'the body is not JSON (or is too large)');
     if (!isInitializeRequest(body)) return reply(res, 400, 'no mcp-session-id: expected an initialize request');
+    if (connections.size >= MAX_CONNECTIONS) return reply(res, 503, `too many MCP connections (${MAX_CONNECTIONS}); close one first`);
     await (await open()).handleRequest(req, res, body);
   }
 
