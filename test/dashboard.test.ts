@@ -54,6 +54,9 @@ describe('dashboard in a real browser', () => {
     const res = await page.goto(`${api.url}/dashboard`, { waitUntil: 'networkidle0' });
     expect(res?.status()).toBe(200);
     await shot('start');
+    // Controls of a connected page stay hidden until a key is accepted.
+    expect(await page.$eval('#forget-key', (n) => getComputedStyle(n).display)).toBe('none');
+    expect(await page.$eval('#account-body', (n) => getComputedStyle(n).display)).toBe('none');
     await page.type('#api-key', account.key);
     await page.click('#key-form button[type="submit"]');
     await page.waitForSelector('#account-body:not([hidden])', { timeout: 10_000 });
