@@ -3,6 +3,7 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY sdk/package.json sdk/package.json
+COPY mcp/package.json mcp/package.json
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .
 ENV NODE_ENV=production

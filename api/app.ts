@@ -15,6 +15,7 @@ import { ctx, requestContext } from './middleware/request-context.ts';
 import { sessionScope } from './middleware/session-scope.ts';
 import { usageMeter } from './middleware/usage-meter.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { healthRoutes } from './routes/health.ts';
 import { sessionRoutes } from './routes/sessions.ts';
@@ -56,6 +57,7 @@ export function createApp(d: AppDeps): express.Express {
   app.set('trust proxy', d.trustProxy);
   app.use(requestContext(d.log));
   app.use(healthRoutes(d.redis, new NodeDirectory(d.redis, d.keys)));
+  app.use(dashboardRoutes()); // public static page; it calls the API with the key pasted into it
   // Admin JWTs, not API keys: mounted before key authentication, with its own 401s and 404s.
   app.use('/admin', adminRoutes({ secret: d.adminSecret, accounts: d.accounts, usage: d.usage, plans: d.plans }));
   // Authenticate and meter before reading a body: unauthenticated callers cannot make us parse.

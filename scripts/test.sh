@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
+bash scripts/ensure-chromium.sh
 export REDIS_URL
 npm run --silent typecheck
 report=.buntime/vitest-report.json

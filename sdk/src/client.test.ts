@@ -85,6 +85,13 @@ describe('sessions', () => {
     expect(srv.requests[1]!.query.toString()).toBe('limit=10&offset=20');
   });
 
+  it('token mints a session token with the ttl asked', async () => {
+    const minted = { token: 'eyJ.x.y', expiresAt: CREATED.expiresAt };
+    const { srv, c } = await api({ [`POST /sessions/${CREATED.sessionId}/token`]: answer(minted) });
+    expect(await c.sessions.token(CREATED.sessionId, { ttl: 600 })).toEqual(minted);
+    expect(jsonBody(srv.requests[0]!)).toEqual({ ttl: 600 });
+  });
+
   it('a Session executes, spawns, reads its details and deletes itself', async () => {
     const { srv, c } = await api({
       'POST /sessions/create': answer(CREATED),

@@ -42,6 +42,8 @@ export type {
   SessionDetails,
   SessionList,
   SessionState,
+  SessionToken,
+  SessionTokenParams,
   UploadResult,
   Usage,
   WriteFileOptions,

@@ -10,6 +10,8 @@ import type {
   RequestOptions,
   SessionDetails,
   SessionList,
+  SessionToken,
+  SessionTokenParams,
 } from './types.ts';
 
 /** Sessions of the account (DESIGN 2.2). Reached as `client.sessions`. */
@@ -42,6 +44,15 @@ export class Sessions {
   list(params: PageParams = {}, options: RequestOptions = {}): Promise<SessionList> {
     const query = { limit: params.limit, offset: params.offset };
     return this.#http.json({ method: 'GET', path: '/sessions', query, ...callOptions(options) });
+  }
+
+  /**
+   * Mints a short-lived token scoped to this one session (read it, stream its executions, open
+   * its preview in a browser with `?token=`), to hand to a browser instead of the API key.
+   */
+  token(id: string, params: SessionTokenParams = {}, options: RequestOptions = {}): Promise<SessionToken> {
+    const req = { method: 'POST', path: `/sessions/${encodeURIComponent(id)}/token`, json: params } as const;
+    return this.#http.json({ ...req, ...callOptions(options) });
   }
 
   /** Deletes a session at once: its container, its files and its concurrent-session slot. */

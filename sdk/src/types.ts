@@ -67,6 +67,19 @@ export interface SessionDetails {
 /** Answer of `POST /sessions/create`: the session's details. */
 export type CreateSessionResponse = SessionDetails;
 
+/** Body of `POST /sessions/{id}/token`. */
+export interface SessionTokenParams {
+  /** Lifetime, s. Server default 900, at most 3600; never past the session's expiry. */
+  ttl?: number;
+}
+
+/** Answer of `POST /sessions/{id}/token`. */
+export interface SessionToken {
+  /** HS256 JWT; send as `Authorization: Bearer`, or as `?token=` on a preview URL. */
+  token: string;
+  expiresAt: string;
+}
+
 /** Paging of list calls. */
 export interface PageParams {
   /** Page size. Server default 50. */
