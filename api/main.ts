@@ -75,7 +75,12 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   /** Ordered shutdown: stop accepting, finish requests, release waiting callers, close Redis. */
   const stop = async () => {
     clearInterval(settle);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Idle keep-alive connections would hold close() open; busy ones get a moment to finish.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const force = setTimeout(() => server.closeAllConnections(), 2_000);
+    await closed;
+    clearTimeout(force);
     await rpc.stop();
     clock.stop();
     redis.disconnect();

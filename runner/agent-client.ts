@@ -87,6 +87,7 @@ export class AgentClient {
     } finally {
       this.port.forget(token);
       await sent;
+      socket.then((s) => s.destroy(), () => {});
     }
   }
 

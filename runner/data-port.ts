@@ -28,6 +28,7 @@ interface Expected {
  */
 export class DataPort {
   private readonly expected = new Map<string, Expected>();
+  private readonly connections = new Set<Socket>();
   private onEgress: EgressHandler | undefined;
 
   private constructor(
@@ -92,7 +93,10 @@ export class DataPort {
    */
   async close(): Promise<void> {
     for (const token of [...this.expected.keys()]) this.forget(token);
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // close() waits for every connection; the session's streams end with it.
+    for (const socket of this.connections) socket.destroy();
+    await closed;
     await rm(join(this.hostDir, SOCKET_NAME), { force: true });
   }
 
@@ -103,6 +107,8 @@ export class DataPort {
   }
 
   private accept(socket: Socket): void {
+    this.connections.add(socket);
+    socket.once('close', () => this.connections.delete(socket));
     socket.on('error', () => socket.destroy());
     readHeader(socket).then((header) => {
       if (header?.kind === 'stream') return this.deliver(header.token, socket);

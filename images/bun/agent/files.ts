@@ -85,9 +85,10 @@ export class FileOps {
       }
       this.commit(path, fd, tmp, target);
     } catch (err) {
-      source.destroy();
       this.abandon(fd, tmp);
       throw fsError(err, path);
+    } finally {
+      source.destroy();
     }
     return { path: target.rel, size };
   }
