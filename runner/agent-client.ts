@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type {
   AgentOp, AgentReplyOf, AgentRequestOf, FileEntry, ProcessInfo, Progress, RunRequestInput, RunResult,
@@ -81,7 +80,13 @@ export class AgentClient {
   async write(path: string, source: Readable, maxFileBytes: number): Promise<{ path: string; size: number }> {
     const { token, socket } = this.port.expect();
     const reply = this.channel.call('write', { path, token, maxFileBytes });
-    const sent = socket.then((s) => pipeline(source, s)).catch(() => undefined);
+    // Piped, not pipelined: a stream the agent drops must not destroy the source (a client's
+    // request), whose owner learns the outcome from the reply. (Node's pipe unpipes on a
+    // destination error and leaves the source alone.)
+    const sent = socket.then((s) => new Promise<void>((resolve) => {
+      for (const event of ['error', 'close', 'finish']) s.once(event, () => resolve());
+      source.pipe(s);
+    })).catch(() => undefined);
     try {
       return await reply;
     } finally {

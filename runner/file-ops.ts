@@ -1,4 +1,4 @@
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { BuntimeError } from '../core/errors.ts';
@@ -19,7 +19,7 @@ export async function untarInto(agent: AgentClient, root: string, source: Readab
     extract.on('entry', (header, stream, next) => {
       const path = joinPath(root, header.name);
       const step = header.type === 'directory' ? agent.mkdir(path)
-        : header.type === 'file' ? agent.write(path, stream as unknown as Readable, maxFileBytes).then(() => { files++; })
+        : header.type === 'file' ? agent.write(path, nodeStream(stream), maxFileBytes).then(() => { files++; })
           : Promise.resolve();
       step.then(() => {
         stream.resume();
@@ -68,6 +68,20 @@ export async function tarFrom(agent: AgentClient, root: string, sink: Writable, 
   pack.finalize();
   await out;
   return files.length;
+}
+
+/**
+ * A tar entry (a streamx stream) as a Node stream: if the agent drops the data stream, Node's pipe
+ * lets go of the entry without destroying it, so the archive is not mistaken for a broken one and
+ * the real cause (the agent's reply) is what the caller hears.
+ */
+function nodeStream(entry: { pipe(dest: PassThrough): unknown; on(event: 'error', fn: (err: Error) => void): unknown }): Readable {
+  const pass = new PassThrough();
+  // The archive failing (or being torn down after a failed step) ends this entry too.
+  entry.on('error', (err) => pass.destroy(err));
+  pass.on('error', () => {});
+  entry.pipe(pass);
+  return pass;
 }
 
 function joinPath(root: string, name: string): string {

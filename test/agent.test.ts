@@ -40,7 +40,16 @@ describe('agent: running programs', () => {
     a = await AgentContainer.start();
   });
   afterAll(async () => {
+    // Whatever the tests did, the agent never logged an exception it did not handle.
+    expect(a.stderr.join('\n')).not.toMatch(/uncaught|unhandled/);
     await a?.remove();
+  });
+
+  it('takes events on /workspace itself (no file name) in its stride', async () => {
+    await a.run({ kind: 'command', source: 'chmod 700 /workspace && chmod 755 /workspace && touch /workspace' });
+    await echoOk(a);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(a.stderr.join('\n')).not.toMatch(/uncaught/);
   });
 
   it('answers ping with its version', async () => {

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import tar from 'tar-stream';
-import { describe, expect, it } from 'vitest';
-import { http, useSession } from './support/harness.ts';
+import { Queue } from 'bullmq';
+import { describe, expect, inject, it } from 'vitest';
+import { bullPrefix, nodeQueueName } from '../core/queues.ts';
+import Docker from 'dockerode';
+import { apiUrl, http, newClient, testRedis, useSession } from './support/harness.ts';
 
 const s = useSession();
 
@@ -101,6 +104,28 @@ describe('files', () => {
     expect(res.status).toBe(413);
     expect(res.json.error.code).toBe('payload_too_large');
   });
+
+  it('refuses to download a tree holding a file over the plan limit, before sending any byte', async () => {
+    await s.client.execute({ sessionId: s.sessionId, command: 'mkdir -p bigtree && head -c 10485761 /dev/zero > bigtree/big.bin && echo x > bigtree/small.txt' });
+    const res = await http('GET', `/files/download?sessionId=${s.sessionId}&path=bigtree`, { key: s.key });
+    expect(res.status).toBe(413);
+    expect(res.json.error.code).toBe('payload_too_large');
+    await s.client.execute({ sessionId: s.sessionId, command: 'rm -r bigtree' });
+  });
+
+  it('keeps no failed job for an answer that is a user error', async () => {
+    const missing = await http('GET', `/files/read?sessionId=${s.sessionId}&path=no/such/file`, { key: s.key });
+    expect(missing.status).toBe(404);
+    const { redis, keys } = testRedis();
+    const queue = new Queue(nodeQueueName(inject('nodeId'), 'data'), { connection: redis, prefix: bullPrefix(keys.prefix) });
+    try {
+      const failed = await queue.getFailed(0, 1000);
+      expect(failed.filter((j) => (j.data as { p?: { sessionId?: string } }).p?.sessionId === s.sessionId)).toEqual([]);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+  });
 });
 
 describe('processes', () => {
@@ -144,5 +169,49 @@ describe('processes', () => {
 
   it('answers 404 for an unknown pid', async () => {
     await expect(s.client.processes.kill(s.sessionId, 999_999)).rejects.toMatchObject({ status: 404 });
+  });
+});
+
+describe('files when the sandbox goes away', () => {
+  it('answers an upload cut short by a dead container with 503 and Retry-After, not 500', async () => {
+    const { client, account, cleanup } = await newClient();
+    const upload = new AbortController();
+    try {
+      const session = await client.sessions.create();
+      // A tar whose one file is announced as 8 MB; the body stalls after 1 MB until the container is gone.
+      const header = tar.pack();
+      const entry = header.entry({ name: 'big.bin', size: 8 << 20 });
+      entry.write(Buffer.alloc(1 << 20, 7));
+      let release!: () => void;
+      const stalled = new Promise<void>((r) => (release = r));
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          for await (const chunk of header) {
+            controller.enqueue(chunk as Uint8Array);
+            if ((chunk as Buffer).length >= 1 << 19) break;
+          }
+          await stalled;
+          controller.enqueue(new Uint8Array(7 << 20));
+          controller.close();
+        },
+      });
+      const answer = fetch(`${apiUrl()}/files/upload?sessionId=${session.id}&path=up`, {
+        method: 'POST', body, duplex: 'half', headers: { authorization: `Bearer ${account.key}` }, signal: upload.signal,
+      } as RequestInit);
+      await new Promise((r) => setTimeout(r, 1_000));
+      const [c] = await new Docker().listContainers({ filters: { label: [`buntime.session=${session.id}`] } });
+      await new Docker().getContainer(c!.Id).kill();
+      release();
+      const res = await answer;
+      const text = await res.clone().text();
+      expect(res.status, text).toBe(503);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
+      // The next request brings the session back.
+      expect((await client.execute({ sessionId: session.id, command: 'echo back' })).stdout).toBe('back\n');
+    } finally {
+      upload.abort();
+      await cleanup();
+    }
   });
 });

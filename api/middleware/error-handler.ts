@@ -5,13 +5,19 @@ import { ctx } from './request-context.ts';
 
 /** Turns anything thrown into the error envelope; unexpected errors are logged with the request id. */
 export function errorHandler() {
-  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = toBuntimeError(err);
     const context = ctx(res);
     if (e.code === 'internal_error') context?.log.error({ err }, 'unhandled error');
     if (res.headersSent) {
       res.end();
       return;
+    }
+    // Answered before its body was read (an upload cut short): the rest of the body will never be
+    // read, so the connection cannot carry another request; close it once the answer is out.
+    if (!req.complete) {
+      res.setHeader('Connection', 'close');
+      res.once('finish', () => req.socket.destroySoon());
     }
     if (e.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     if (e.retryAfterSec !== undefined) res.setHeader('Retry-After', String(e.retryAfterSec));

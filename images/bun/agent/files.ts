@@ -75,7 +75,14 @@ export class FileOps {
 
   /** Writes what arrives on `source` until it ends; nothing changes unless it all fits. */
   async writeFrom(path: string, source: Socket, maxFileBytes: number): Promise<{ path: string; size: number }> {
-    const { target, tmp, fd } = this.openTemp(path);
+    let opened: { target: SafePath; tmp: string; fd: number };
+    try {
+      opened = this.openTemp(path);
+    } catch (err) {
+      source.destroy();
+      throw err;
+    }
+    const { target, tmp, fd } = opened;
     let size = 0;
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
