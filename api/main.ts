@@ -61,7 +61,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
   const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
     idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
-    workspace: new WorkspaceService({ sessions, plans, transfers: new TransferClient() }), log });
+    workspace: new WorkspaceService({ sessions, plans, transfers: new TransferClient(), transferDeadlineMs: cfg.TRANSFER_DEADLINE_MS }), log });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(cfg.PORT, cfg.HOST, () => resolve(s));
   });

@@ -35,12 +35,20 @@ type TransferJob = 'fileWrite' | 'fileRead' | 'upload' | 'download' | 'preview';
  */
 export class WorkspaceService {
   constructor(
-    private readonly o: { sessions: SessionService; plans: Plans; transfers: TransferClient },
+    private readonly o: {
+      sessions: SessionService;
+      plans: Plans;
+      transfers: TransferClient;
+      /** Deadline of file transfers, ms (default: the catalogue's per job). */
+      transferDeadlineMs?: number;
+    },
   ) {}
 
   async write(who: Principal, sessionId: string, path: string, content: Buffer): Promise<{ path: string; size: number }> {
     const maxFileBytes = this.maxFile(who, content.length);
-    const answer = await this.transfer(who, sessionId, 'fileWrite', { path, maxFileBytes }, { body: content });
+    const answer = await this.transfer(who, sessionId, 'fileWrite', { path, maxFileBytes }, {
+      body: content, headers: { 'content-length': String(content.length) },
+    });
     return readJson(answer);
   }
 
@@ -116,7 +124,7 @@ export class WorkspaceService {
     const hosted: HostedSession = await this.o.sessions.hosted(who, sessionId);
     const transferId = newTransferId();
     const payload = { ...rest, transferId } as never;
-    const { deadlineMs } = nodeJobs[job];
+    const deadlineMs = job === 'preview' ? nodeJobs[job].deadlineMs : this.o.transferDeadlineMs ?? nodeJobs[job].deadlineMs;
     const abort = new AbortController();
     const reply = this.o.sessions.callOn(hosted.rec, job as keyof NodeJobs & string, payload, { deadlineMs });
     const answer = this.o.transfers.open(hosted.node.transferUrl, transferId, { ...http, timeoutMs: deadlineMs, signal: abort.signal });

@@ -122,9 +122,12 @@ export const agentOps = {
     request: z.object({}),
     reply: z.object({ filesCount: z.number().int(), activeProcesses: z.number().int() }),
   },
-  /** Writes a file from the data stream `token` (atomic: temp file + rename), as the session uid. */
+  /**
+   * Writes a file from the data stream `token` (atomic: temp file + rename), as the session uid.
+   * The file is `size` bytes: a stream that ends short of it was cut, and changes nothing.
+   */
   write: {
-    request: z.object({ path, token, maxFileBytes: z.number().int().positive() }),
+    request: z.object({ path, token, size: z.number().int().min(0), maxFileBytes: z.number().int().positive() }),
     reply: z.object({ path: z.string(), size: z.number().int() }),
   },
   /** Sends a file's bytes on the data stream `token`; an `opened` progress reply gives its size first. */
@@ -150,6 +153,12 @@ export const agentOps = {
     request: z.object({ port: z.number().int().min(1).max(65535), token, connectTimeoutMs: z.number().int().positive() }),
     reply: z.object({}),
   },
+  /**
+   * Sent by a runner when it (re)connects to an agent it did not start: the foreground runs in
+   * flight belonged to the connection that is gone (their callers were told they failed), so
+   * they are killed; background runs go on. Answers the ids of the executions it killed.
+   */
+  reset: { request: z.object({}), reply: z.object({ killed: z.array(z.string()) }) },
   /** Deep-sleep snapshot: a tar of /workspace in base64 `chunk` progress replies. */
   snapshot: { request: z.object({}), reply: z.object({ bytes: z.number().int() }) },
   'restore-open': { request: z.object({}), reply: z.object({ handle: z.string() }) },

@@ -55,6 +55,11 @@ const schema = z.object({
   NODE_DISK_BUDGET_MB: z.coerce.number().int().min(0).default(0),
   MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   REQUEST_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /**
+   * Deadline of a file transfer (write, read, upload, download), ms; past it the transfer is cut
+   * and its caller told 408. Unset: the queue catalogue's default per job (2–5 minutes).
+   */
+  TRANSFER_DEADLINE_MS: z.coerce.number().int().min(1000).optional(),
   TRUST_PROXY: bool.default(false),
   // Egress policy proxy (runner/egress/); see .env.example.
   EGRESS_INTERNAL_HOSTS: z.string().default('').transform((spec, ctx) => {

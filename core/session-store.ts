@@ -133,6 +133,11 @@ export class SessionStore {
     return { sessions: live.slice(offset, offset + limit), total: live.length };
   }
 
+  /** Ids of every session hosted on `nodeId`. */
+  async hostedBy(nodeId: string): Promise<string[]> {
+    return this.redis.zrange(this.keys.nodeExpiries(nodeId), 0, -1);
+  }
+
   /** Ids of sessions hosted on `nodeId` whose expiry is due. */
   async dueForExpiry(nodeId: string, now = Date.now()): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.nodeExpiries(nodeId), '-inf', now, 'LIMIT', 0, 100);

@@ -76,15 +76,25 @@ export class AgentClient {
     return (await this.channel.call('mkdir', { path })).path;
   }
 
-  /** Writes `source` to `path` in the session (atomically, as the session user). */
-  async write(path: string, source: Readable, maxFileBytes: number): Promise<{ path: string; size: number }> {
+  /**
+   * Writes `size` bytes from `source` to `path` in the session (atomically, as the session user).
+   * A source that fails or stops short changes nothing there.
+   */
+  async write(
+    path: string, source: Readable, size: number, maxFileBytes: number, signal?: AbortSignal,
+  ): Promise<{ path: string; size: number }> {
     const { token, socket } = this.port.expect();
-    const reply = this.channel.call('write', { path, token, maxFileBytes });
+    const reply = this.channel.call('write', { path, token, size, maxFileBytes });
     // Piped, not pipelined: a stream the agent drops must not destroy the source (a client's
     // request), whose owner learns the outcome from the reply. (Node's pipe unpipes on a
     // destination error and leaves the source alone.)
     const sent = socket.then((s) => new Promise<void>((resolve) => {
       for (const event of ['error', 'close', 'finish']) s.once(event, () => resolve());
+      // A source torn down before its end: the agent sees the stream end short and drops it.
+      source.once('error', () => s.destroy());
+      source.once('close', () => { if (!source.readableEnded) s.destroy(); });
+      // Cut (the job's deadline): the agent sees the stream end short and drops the file.
+      signal?.addEventListener('abort', () => { source.unpipe(s); s.destroy(); }, { once: true });
       source.pipe(s);
     })).catch(() => undefined);
     try {

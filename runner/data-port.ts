@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { DataHeader } from '../core/agent-protocol.ts';
@@ -35,6 +35,8 @@ export class DataPort {
     /** Host directory to bind-mount into the container. */
     readonly hostDir: string,
     private readonly server: Server,
+    /** Inode of the socket this port created (a later port may replace it at the same path). */
+    private readonly socketIno: number,
   ) {
     server.on('connection', (socket) => this.accept(socket));
   }
@@ -55,7 +57,7 @@ export class DataPort {
       });
     });
     server.on('error', () => {});
-    return new DataPort(dir, server);
+    return new DataPort(dir, server, (await stat(path)).ino);
   }
 
   /** Routes egress connections to `handler` from now on. */
@@ -97,7 +99,9 @@ export class DataPort {
     // close() waits for every connection; the session's streams end with it.
     for (const socket of this.connections) socket.destroy();
     await closed;
-    await rm(join(this.hostDir, SOCKET_NAME), { force: true });
+    const path = join(this.hostDir, SOCKET_NAME);
+    // Only our own socket: a newer port of the same session may already listen at this path.
+    if ((await stat(path).catch(() => undefined))?.ino === this.socketIno) await rm(path, { force: true });
   }
 
   /** Stops listening and removes the directory (the session is gone). */

@@ -12,14 +12,21 @@ const MAX_TREE_BYTES = 1024 * 1024 * 1024;
  * streams (no whole archive in memory); returns how many files it wrote. Links and devices are
  * not extracted: they could point anywhere.
  */
-export async function untarInto(agent: AgentClient, root: string, source: Readable, maxFileBytes: number): Promise<number> {
+export async function untarInto(
+  agent: AgentClient, root: string, source: Readable, maxFileBytes: number, signal?: AbortSignal,
+): Promise<number> {
   const extract = tar.extract();
+  // Cut (the job's deadline): stop taking the archive; the file being written is dropped.
+  signal?.addEventListener('abort', () => {
+    source.unpipe(extract);
+    extract.destroy(signal.reason as Error);
+  }, { once: true });
   let files = 0;
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
       const path = joinPath(root, header.name);
       const step = header.type === 'directory' ? agent.mkdir(path)
-        : header.type === 'file' ? agent.write(path, nodeStream(stream), maxFileBytes).then(() => { files++; })
+        : header.type === 'file' ? agent.write(path, nodeStream(stream), header.size ?? 0, maxFileBytes, signal).then(() => { files++; })
           : Promise.resolve();
       step.then(() => {
         stream.resume();

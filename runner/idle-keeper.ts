@@ -1,5 +1,5 @@
 import type { Logger } from '../core/logger.ts';
-import type { SessionStore } from '../core/session-store.ts';
+import type { SessionState, SessionStore } from '../core/session-store.ts';
 import type { SandboxDriver } from './sandbox-driver.ts';
 
 type Phase = 'active' | 'idle' | 'asleep';
@@ -71,6 +71,16 @@ export class IdleKeeper {
   /** Starts the idle clock of a new session. */
   track(sessionId: string): void {
     this.of(sessionId);
+  }
+
+  /**
+   * Takes up a session this node already hosts (after a runner restart), with its clock where
+   * the record left it: the last use and the phase it is in.
+   */
+  resume(sessionId: string, lastUsed: number, state: SessionState): void {
+    if (this.activity.has(sessionId)) return;
+    const phase: Phase = state === 'idle' ? 'idle' : state === 'deep-sleep' ? 'asleep' : 'active';
+    this.activity.set(sessionId, { lastUsed, inflight: 0, phase, busy: false, transition: Promise.resolve() });
   }
 
   forget(sessionId: string): void {

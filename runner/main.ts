@@ -44,6 +44,22 @@ function sweeps(janitor: Janitor, lifecycle: IdleKeeper, cfg: Config, log: Logge
   ];
 }
 
+/**
+ * Takes up the sessions this node hosted before it (re)started: their idle, deep-sleep and
+ * expiry clocks go on where the records left them, and the running ones are reconnected at once,
+ * which ends the executions a dead runner left in flight (their callers got 408).
+ */
+async function resumeSessions(store: SessionStore, lifecycle: IdleKeeper, sandboxes: Sandboxes, nodeId: string, log: Logger) {
+  for (const id of await store.hostedBy(nodeId)) {
+    const rec = await store.get(id);
+    if (!rec) continue;
+    lifecycle.resume(id, rec.lastActive, rec.state);
+    if (rec.state === 'active') {
+      void sandboxes.agent(id).catch((err: unknown) => log.warn({ err, sessionId: id }, 'could not reconnect a session'));
+    }
+  }
+}
+
 /** Composition root of a runner: one process = one node = one Docker engine. */
 export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { logDestination?: DestinationStream } = {}) {
   const cfg = loadConfig(env);
@@ -70,6 +86,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
     log: log.child({ module: 'lifecycle' }),
   });
   const janitor = new Janitor({ nodeId: cfg.NODE_ID, store, sandboxes, lifecycle, snapshots, driver, log: log.child({ module: 'janitor' }) });
+  await resumeSessions(store, lifecycle, sandboxes, cfg.NODE_ID, log);
   const reaped = await janitor.reapOrphans();
   if (reaped > 0) log.info({ reaped }, 'removed orphan containers');
   sandboxes.warmUp();

@@ -1,9 +1,10 @@
+import { BuntimeError } from '../core/errors.ts';
 import type { NodeJobs } from '../core/queues.ts';
 import type { AgentAccess } from './agent-access.ts';
 import type { Executor } from './executor.ts';
 import { tarFrom, untarInto } from './file-ops.ts';
 import type { Janitor } from './janitor.ts';
-import type { Handlers } from './job-worker.ts';
+import type { Handlers, JobContext } from './job-worker.ts';
 import { relayPreview } from './preview-relay.ts';
 import type { Transfer, TransferHub } from './transfer-hub.ts';
 
@@ -32,30 +33,38 @@ export function nodeHandlers({ access, exec, janitor, transfers }: NodeHandlerDe
     stat: (p) => agent(p.sessionId, (a) => a.stat()),
     fileList: (p) => agent(p.sessionId, (a) => a.list(p.path, { recursive: true, limit: p.limit, offset: p.offset })),
     fileDelete: async (p) => ({ deleted: true, path: await agent(p.sessionId, (a) => a.delete(p.path)) }),
-    fileWrite: (p) => transfers.serve(p.transferId, async (t) => {
-      const written = await agent(p.sessionId, (a) => a.write(p.path, t.req, p.maxFileBytes));
+    fileWrite: (p, ctx) => transfers.serve(p.transferId, async (t) => {
+      const size = Number(t.req.headers['content-length'] ?? NaN);
+      if (!Number.isSafeInteger(size)) throw new BuntimeError('invalid_request', 'a file write needs its length');
+      const written = await agent(p.sessionId, (a) => a.write(p.path, t.req, size, p.maxFileBytes, t.signal));
       return answerJson(t, written);
-    }),
-    fileRead: (p) => transfers.serve(p.transferId, (t) => agent(p.sessionId, async (a) => {
+    }, left(ctx)),
+    fileRead: (p, ctx) => transfers.serve(p.transferId, (t) => agent(p.sessionId, async (a) => {
       const file = await a.read(p.path, p.maxFileBytes);
       t.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.size) });
       file.stream.pipe(t.res);
+      t.signal.addEventListener('abort', () => file.stream.destroy(), { once: true });
       await file.done;
       return { size: file.size };
-    })),
-    upload: (p) => transfers.serve(p.transferId, async (t) => {
-      const files = await agent(p.sessionId, (a) => untarInto(a, p.path, t.req, p.maxFileBytes));
+    }), left(ctx)),
+    upload: (p, ctx) => transfers.serve(p.transferId, async (t) => {
+      const files = await agent(p.sessionId, (a) => untarInto(a, p.path, t.req, p.maxFileBytes, t.signal));
       return answerJson(t, { files });
-    }),
-    download: (p) => transfers.serve(p.transferId, (t) => agent(p.sessionId, async (a) => {
+    }, left(ctx)),
+    download: (p, ctx) => transfers.serve(p.transferId, (t) => agent(p.sessionId, async (a) => {
       t.res.setHeader('content-type', 'application/x-tar');
       return { files: await tarFrom(a, p.path, t.res, p.maxFileBytes) };
-    })),
+    }), left(ctx)),
     // The whole exchange counts as a use of the session: it is never paused mid-answer.
-    preview: (p) => transfers.serve(p.transferId, (t) => agent(p.sessionId, async (a) => ({
+    preview: (p, ctx) => transfers.serve(p.transferId, (t) => agent(p.sessionId, async (a) => ({
       status: await relayPreview(t, await a.tcp(p.port, PREVIEW_CONNECT_MS)),
-    }))),
+    })), left(ctx)),
   };
+}
+
+/** Time left until the job's deadline, ms. */
+function left(ctx: JobContext): number {
+  return ctx.deadline - ctx.clock.now();
 }
 
 /** Answers a transfer with a small JSON body and returns it as the job's result too. */

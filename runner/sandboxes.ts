@@ -104,18 +104,25 @@ export class Sandboxes {
     }
   }
 
-  /** The live agent of a session hosted here, reconnecting (or reviving it) if needed. */
+  /**
+   * The live agent of a session hosted here, reconnecting (or reviving it) if needed. Concurrent
+   * callers share one reconnection: the check and the replacement happen with no await between.
+   */
   async agent(sessionId: string): Promise<AgentClient> {
-    const cached = this.live.get(sessionId);
-    if (cached) {
-      const sandbox = await cached.catch(() => undefined);
-      if (sandbox?.agent.alive) return sandbox.agent;
+    for (;;) {
+      const cached = this.live.get(sessionId);
+      if (cached) {
+        const sandbox = await cached.catch(() => undefined);
+        if (sandbox?.agent.alive) return sandbox.agent;
+        // Replaced meanwhile by another caller: use that one.
+        if (this.live.get(sessionId) !== cached) continue;
+        void sandbox?.port.close().catch(() => {});
+      }
+      const connecting = this.record(sessionId).then((rec) => this.reconnect(rec));
+      this.live.set(sessionId, connecting);
+      connecting.catch(() => { if (this.live.get(sessionId) === connecting) this.live.delete(sessionId); });
+      return (await connecting).agent;
     }
-    const rec = await this.record(sessionId);
-    const connecting = this.reconnect(rec);
-    this.live.set(sessionId, connecting);
-    connecting.catch(() => this.live.delete(sessionId));
-    return (await connecting).agent;
   }
 
   /** The container the session runs in now, if any. */
@@ -224,7 +231,12 @@ export class Sandboxes {
     const port = await DataPort.open(this.o.socketDir, rec.sessionId);
     try {
       const handle = await this.o.driver.connect(rec.containerId);
-      return { containerId: rec.containerId, agent: new AgentClient(handle.channel, port), port };
+      const agent = new AgentClient(handle.channel, port);
+      // Runs in flight belonged to the channel that is gone (a runner that died): their callers
+      // were told they failed, so they must not go on unowned.
+      const { killed } = await agent.call('reset', {});
+      if (killed.length > 0) this.o.log.warn({ sessionId: rec.sessionId, killed }, 'killed executions orphaned by a lost channel');
+      return { containerId: rec.containerId, agent, port };
     } catch (err) {
       await port.close().catch(() => {});
       throw err;

@@ -7,7 +7,12 @@ import { TRANSFER_ERROR_HEADER, isTransferId } from '../core/transfers.ts';
 export interface Transfer {
   req: IncomingMessage;
   res: ServerResponse;
+  /** Aborted when the job's deadline passes: whatever moves the bytes must stop at once. */
+  signal: AbortSignal;
 }
+
+/** How long an answered exchange's unread body is still read (and dropped) before its socket goes, ms. */
+const LINGER_MS = 5_000;
 
 interface Parked {
   transfer?: Transfer;
@@ -54,18 +59,36 @@ export class TransferHub {
 
   /**
    * Runs `fn` with the API's side of transfer `id`: waits for it, then answers it with `fn`'s
-   * error if `fn` throws (`fn` answers it itself on success).
+   * error if `fn` throws (`fn` answers it itself on success). At `deadlineMs` (a delay from now)
+   * the transfer is cut: its streams are torn down, so nothing more is read or written for a
+   * caller that has been told it failed.
    */
-  async serve<T>(id: string, fn: (t: Transfer) => Promise<T>): Promise<T> {
+  async serve<T>(id: string, fn: (t: Transfer) => Promise<T>, deadlineMs?: number): Promise<T> {
     let transfer: Transfer | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const abort = new AbortController();
     try {
-      transfer = await this.claim(id);
-      return await fn(transfer);
+      transfer = { ...(await this.claim(id)), signal: abort.signal };
+      const cut = new Promise<never>((_, reject) => {
+        if (deadlineMs === undefined) return;
+        timer = setTimeout(() => {
+          const expired = new BuntimeError('execution_timeout', 'the transfer outlived its deadline');
+          abort.abort(expired);
+          reject(expired);
+        }, Math.max(0, deadlineMs));
+      });
+      cut.catch(() => {});
+      return await Promise.race([fn(transfer), cut]);
     } catch (err) {
       const be = err instanceof BuntimeError ? err : new BuntimeError('internal_error', 'internal error', { cause: err });
-      if (transfer) answerError(transfer.res, be);
-      else this.fail(id, be);
+      if (transfer) {
+        abort.abort(be);
+        answerError(transfer.res, be);
+        linger(transfer.req);
+      } else this.fail(id, be);
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -105,11 +128,11 @@ export class TransferHub {
       return;
     }
     if (p.waiter) {
-      p.waiter.resolve({ req, res });
+      p.waiter.resolve({ req, res, signal: new AbortController().signal });
       this.drop(id);
       return;
     }
-    p.transfer = { req, res };
+    p.transfer = { req, res, signal: new AbortController().signal };
     // The API gave up (its deadline passed): nothing will claim this any more.
     res.once('close', () => { if (this.parked.get(id)?.transfer?.res === res) this.drop(id); });
   }
@@ -138,6 +161,19 @@ export class TransferHub {
     if (p) clearTimeout(p.timer);
     this.parked.delete(id);
   }
+}
+
+/**
+ * Reads and drops what is left of an answered request's body, so the API (still sending) reads
+ * the answer instead of meeting a reset; the socket goes after a short linger at the latest.
+ */
+function linger(req: IncomingMessage): void {
+  if (req.complete) return;
+  req.unpipe();
+  req.resume();
+  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
+  timer.unref();
+  req.once('end', () => clearTimeout(timer));
 }
 
 /** Answers the API's side with an error envelope (marked, so it is never taken for data). */

@@ -35,7 +35,20 @@ const cases: { [O in AgentOp]: (x: AgentContainer) => Promise<unknown> } = {
   ps: async (x) => expect((await x.client.call('ps', {})).processes.map((p) => p.executionId)).toContain('c-spawn'),
   stat: async (x) => expect(await x.client.call('stat', {})).toMatchObject({ activeProcesses: 1 }),
   kill: async (x) => expect((await x.client.call('kill', {})).pids.length).toBeGreaterThan(0),
-  write: async (x) => expect(await x.client.write('c/file.txt', Readable.from([Buffer.from('bytes')]), 100)).toEqual({ path: 'c/file.txt', size: 5 }),
+  reset: async (x) => {
+    const running = x.run({ kind: 'command', source: 'sleep 30', execId: 'c-fg' });
+    await x.spawn({ kind: 'command', source: 'sleep 30', execId: 'c-bg' });
+    await expect.poll(async () => (await x.client.ps()).length).toBe(2);
+    expect(await x.client.call('reset', {})).toEqual({ killed: ['c-fg'] });
+    expect(await running).toMatchObject({ status: 'killed' });
+    expect((await x.client.ps()).map((p) => p.executionId)).toEqual(['c-bg']);
+    await x.client.kill();
+  },
+  write: async (x) => {
+    expect(await x.client.write('c/file.txt', Readable.from([Buffer.from('bytes')]), 5, 100)).toEqual({ path: 'c/file.txt', size: 5 });
+    // A stream that ends short of its announced size was cut: nothing is written.
+    await expect(x.client.write('c/cut.txt', Readable.from([Buffer.from('by')]), 5, 100)).rejects.toMatchObject({ code: 'invalid_request' });
+  },
   read: async (x) => {
     const file = await x.client.read('c/file.txt', 100);
     const parts: Buffer[] = [];

@@ -13,16 +13,27 @@ export function errorHandler() {
       res.end();
       return;
     }
-    // Answered before its body was read (an upload cut short): the rest of the body will never be
-    // read, so the connection cannot carry another request; close it once the answer is out.
-    if (!req.complete) {
-      res.setHeader('Connection', 'close');
-      res.once('finish', () => req.socket.destroySoon());
-    }
+    if (!req.complete) lingerOnBody(req, res);
     if (e.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     if (e.retryAfterSec !== undefined) res.setHeader('Retry-After', String(e.retryAfterSec));
     res.status(e.status).json({ error: e.toBody() });
   };
+}
+
+/** How long an answered request's unread body is still read (and dropped) before the connection goes, ms. */
+const LINGER_MS = 5_000;
+
+/**
+ * An answer given before the request's body was read (an upload cut short): the rest of the body
+ * is read and dropped, so the client — still sending — reads the answer instead of meeting a
+ * reset, and the connection stays usable; a client that never finishes loses it after a linger.
+ */
+function lingerOnBody(req: Request, _res: Response): void {
+  req.unpipe();
+  req.resume();
+  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
+  timer.unref();
+  req.once('end', () => clearTimeout(timer));
 }
 
 /** Maps body-parser, Redis and unknown errors to the catalogue. */

@@ -100,7 +100,8 @@ export class AgentContainer {
 
   /** Writes bytes to a file in the session through the data channel. */
   write(path: string, data: Buffer | string, maxFileBytes = 10 * 1024 * 1024) {
-    return this.client.write(path, Readable.from([Buffer.from(data)]), maxFileBytes);
+    const bytes = Buffer.from(data);
+    return this.client.write(path, Readable.from([bytes]), bytes.length, maxFileBytes);
   }
 
   /** Reads a file of the session back through the data channel. */

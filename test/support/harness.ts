@@ -4,6 +4,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { startApi } from '../../api/main.ts';
 import { AccountStore } from '../../core/accounts.ts';
 import { startRunner } from '../../runner/main.ts';
+import { RunnerProcess } from './runner-process.ts';
 import { createRedis, Keys } from '../../core/redis.ts';
 
 export const apiUrl = () => inject('apiUrl');
@@ -111,32 +112,41 @@ export function useSession(plan: 'free' | 'paid' | 'enterprise' = 'free', create
  * `overrides` on top of the environment (e.g. `IDLE_AFTER`, `WARM_POOL_SIZE`, a `REDIS_URL` of its own). `client(plan)`
  * makes an account there and an SDK client for it; `stop()` stops both.
  */
-export async function ownService(name: string, overrides: Record<string, string> = {}) {
+export async function ownService(name: string, overrides: Record<string, string> = {}, opts: { runnerProcess?: boolean } = {}) {
   const run = randomBytes(4).toString('hex');
   const env = {
     ...process.env, REDIS_PREFIX: `bt${name}-${run}`, NODE_ID: `${name}-${run}`, PORT: '0', LOG_LEVEL: 'warn', ...overrides,
   };
-  let runner = await startRunner(env);
+  // In a process of its own when a test must kill it for real.
+  const launch = (e: typeof env) => (opts.runnerProcess ? RunnerProcess.start(e) : startRunner(e));
+  let runner: { stop(): Promise<void>; kill9?: () => Promise<void> } = await launch(env);
   const api = await startApi(env);
   const keys = new Keys(env.REDIS_PREFIX);
-  const client = async (plan: 'free' | 'paid' | 'enterprise' = 'free') => {
+  /** A fresh account on `plan` there: its name, key and an SDK client. */
+  const account = async (plan: 'free' | 'paid' | 'enterprise' = 'free') => {
     const redis = createRedis(overrides.REDIS_URL ?? inject('redisUrl'));
     try {
       const accounts = new AccountStore(redis, keys);
-      const account = `${name}-${randomBytes(3).toString('hex')}`;
-      await accounts.createAccount(account, plan);
-      const { key } = await accounts.createKey(account);
+      const accountName = `${name}-${randomBytes(3).toString('hex')}`;
+      await accounts.createAccount(accountName, plan);
+      const { key } = await accounts.createKey(accountName);
       const { Buntime } = await import('@buntime/sdk');
-      return new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 });
+      return { name: accountName, key, client: new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 }) };
     } finally {
       redis.disconnect();
     }
   };
+  const client = async (plan: 'free' | 'paid' | 'enterprise' = 'free') => (await account(plan)).client;
   return {
-    env, keys, api, client,
+    env, keys, api, client, account,
     nodeId: env.NODE_ID,
     stopRunner: () => runner.stop(),
-    restartRunner: async (more: Record<string, string> = {}) => { runner = await startRunner({ ...env, ...more }); },
+    /** kill -9 of the runner (needs `runnerProcess`). */
+    killRunner: async () => {
+      if (!runner.kill9) throw new Error('killRunner needs ownService(…, { runnerProcess: true })');
+      await runner.kill9();
+    },
+    restartRunner: async (more: Record<string, string> = {}) => { runner = await launch({ ...env, ...more }); },
     stop: async () => { await api.stop(); await runner.stop(); },
   };
 }

@@ -17,6 +17,8 @@ export interface Execution {
   startedAt: Date;
   /** Set once the root process has ended. */
   exited: boolean;
+  /** Started with `spawn`: it outlives the request that started it. */
+  background: boolean;
   /** Why the agent killed it, if it did; the first reason wins. */
   killedBy?: KillReason;
 }
@@ -62,6 +64,13 @@ export class Executions {
     const info = procInfo(pid);
     if (!info || info.uid !== this.uid) return undefined;
     return killAll((p) => p.gid === info.gid);
+  }
+
+  /** Kills every foreground execution (their requests are gone); returns their ids. */
+  async killForeground(): Promise<string[]> {
+    const victims = [...this.byGid.values()].filter((e) => !e.exited && !e.background);
+    for (const e of victims) await this.kill(e, 'kill');
+    return victims.map((e) => e.execId);
   }
 
   /** Every process of the session uid, whichever execution it belongs to. */

@@ -73,8 +73,15 @@ export class FileOps {
     return { path: target.rel, size: data.length };
   }
 
-  /** Writes what arrives on `source` until it ends; nothing changes unless it all fits. */
-  async writeFrom(path: string, source: Socket, maxFileBytes: number): Promise<{ path: string; size: number }> {
+  /**
+   * Writes what arrives on `source` until it ends; nothing changes unless all of `expected`
+   * bytes arrived and fit (a stream that ends early was cut by its sender).
+   */
+  async writeFrom(path: string, source: Socket, expected: number, maxFileBytes: number): Promise<{ path: string; size: number }> {
+    if (expected > maxFileBytes) {
+      source.destroy();
+      throw tooLarge(path, expected, maxFileBytes);
+    }
     let opened: { target: SafePath; tmp: string; fd: number };
     try {
       opened = this.openTemp(path);
@@ -87,9 +94,10 @@ export class FileOps {
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
         size += chunk.length;
-        if (size > maxFileBytes) throw tooLarge(path, size, maxFileBytes);
+        if (size > expected) throw new AgentError('invalid_request', `${path}: more than the announced ${expected} bytes`, { path });
         for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off, chunk.length - off);
       }
+      if (size < expected) throw new AgentError('invalid_request', `${path}: the stream ended after ${size} of ${expected} bytes`, { path });
       this.commit(path, fd, tmp, target);
     } catch (err) {
       this.abandon(fd, tmp);

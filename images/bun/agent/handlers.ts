@@ -51,6 +51,7 @@ export function handlers(d: HandlerDeps): HandlerTable {
     run: async (req, ctx) => ({ result: await d.runner.run(ctx.id, req) }),
     spawn: (req, ctx) => d.runner.spawn(ctx.id, req),
     kill: async (req) => ({ pids: await kill(d.executions, req.pid) }),
+    reset: async () => ({ killed: await d.executions.killForeground() }),
     ps: () => ({ processes: ps(d.executions) }),
     stat: () => ({
       filesCount: asUser(d.uid, countFiles), activeProcesses: d.executions.running().length,
@@ -58,7 +59,7 @@ export function handlers(d: HandlerDeps): HandlerTable {
     write: async (req) => {
       const source = await d.data.stream(req.token);
       try {
-        return await d.files.writeFrom(req.path, source, req.maxFileBytes);
+        return await d.files.writeFrom(req.path, source, req.size, req.maxFileBytes);
       } finally {
         d.writes.touch();
       }

@@ -100,6 +100,7 @@ export class Runner {
     }
     const exec: Execution = {
       execId: job.req.execId, gid, pid: launched.pid, command: display(job.req), startedAt: new Date(), exited: false,
+      background: job.background,
     };
     this.deps.executions.add(exec);
     return { job, exec, launched, prep, t0, writeSpan, oomBefore };
