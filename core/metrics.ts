@@ -10,10 +10,10 @@ import { isConnectionError } from './redis.ts';
  * never a session, execution, key or account id.
  */
 
-/** A registry with the process's own series (CPU, memory, event-loop lag, GC) as `buntime_process_*`. */
+/** A registry with the process's own series (CPU, memory, event-loop lag, GC) as `buntime_process_*` and `buntime_nodejs_*`. */
 export function createRegistry(): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'buntime_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'buntime_' });
   return registry;
 }
 
