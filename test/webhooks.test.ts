@@ -6,6 +6,7 @@ import { AccountStore } from '../core/accounts.ts';
 import { signAdminToken } from '../core/admin-token.ts';
 import { createRedis, Keys } from '../core/redis.ts';
 import { startRunner } from '../runner/main.ts';
+import { startEgressFixtures, type EgressFixtures } from './support/egress-fixtures.ts';
 import { TableResolver } from './support/egress-harness.ts';
 import { adminCli, http } from './support/harness.ts';
 import { readmeVerifier, RecordingDialer, startWebhookReceiver, type Received, type WebhookReceiver } from './support/webhook-fixtures.ts';
@@ -21,6 +22,8 @@ const dns: Record<string, string[]> = {
 const resolver = new TableResolver(dns);
 const dialer = new RecordingDialer();
 let receiver: WebhookReceiver;
+/** An HTTPS server on 127.0.0.1 whose self-signed certificate names `secure.test` (its `/echo` answers 200). */
+let tls: EgressFixtures;
 let env: Record<string, string | undefined> = {};
 let base = '';
 let stop: () => Promise<void> = async () => {};
@@ -33,17 +36,21 @@ let verify: Awaited<ReturnType<typeof readmeVerifier>>;
  */
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
+  tls = await startEgressFixtures(['secure.test']);
   verify = await readmeVerifier();
   const run = randomBytes(4).toString('hex');
   env = {
     ...process.env, REDIS_PREFIX: `btwh-${run}`, NODE_ID: `wh-${run}`, PORT: '0', LOG_LEVEL: 'warn', WARM_POOL_SIZE: '1',
-    WEBHOOK_INTERNAL_HOSTS: `hooks.test=127.0.0.1:${receiver.port}`, WEBHOOK_BACKOFF_BASE_MS: '300', WEBHOOK_MAX_ATTEMPTS: '4',
+    WEBHOOK_INTERNAL_HOSTS: [
+      `hooks.test=127.0.0.1:${receiver.port}`, `secure.test=127.0.0.1:${tls.https.port}`, `wrongname.test=127.0.0.1:${tls.https.port}`,
+    ].join(','),
+    WEBHOOK_BACKOFF_BASE_MS: '300', WEBHOOK_MAX_ATTEMPTS: '4',
     EGRESS_RESOLVER: 'static', EGRESS_TEST_GUARD: 'true', ADMIN_JWT_SECRET: ADMIN_SECRET,
   };
-  const runner = await startRunner(env, { webhookNet: { resolver, dialer } });
+  const runner = await startRunner(env, { webhookNet: { resolver, dialer, ca: tls.https.pem } });
   const api = await startApi(env, { webhookResolver: resolver });
   base = api.url;
-  stop = async () => { await api.stop(); await runner.stop(); await receiver.stop(); };
+  stop = async () => { await api.stop(); await runner.stop(); await receiver.stop(); await tls.stop(); };
 });
 afterAll(() => stop());
 
@@ -220,6 +227,30 @@ describe('webhooks', () => {
       expect(dialer.dialled.filter((a) => a !== '127.0.0.1')).toEqual(['93.184.216.34']);
     } finally {
       await d.client.sessions.delete(session.id);
+    }
+  });
+
+  it('go over TLS with the certificate checked against the URL\'s name', async () => {
+    const c = await account();
+    const secure = await register(c.key, 'https://secure.test/echo', ['session.created']);
+    const wrong = await register(c.key, 'https://wrongname.test/echo', ['session.created']);
+    const session = await c.client.sessions.create();
+    try {
+      const [ok] = await until('the TLS delivery', async () => {
+        const l = await deliveries(c.key, secure.id);
+        return l.length > 0 ? l : undefined;
+      });
+      expect(ok).toMatchObject({ ok: true, statusCode: 200, attempt: 1 });
+      expect(tls.https.hits.get('/echo')).toBeGreaterThanOrEqual(1);
+      const [mismatch] = await until('the refused certificate', async () => {
+        const l = await deliveries(c.key, wrong.id);
+        return l.length > 0 ? l : undefined;
+      });
+      expect(mismatch!.ok).toBe(false);
+      expect(mismatch!.error).toMatch(/^tls: .*wrongname\.test/);
+      expect(mismatch!.nextAttemptAt).not.toBeNull();
+    } finally {
+      await c.client.sessions.delete(session.id);
     }
   });
 
