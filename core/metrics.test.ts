@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.ts';
-import { createRegistry, metricsAllowed, redisErrorKind } from './metrics.ts';
+import { createRegistry, metricsAllowed, RedisErrorCounter, redisErrorKind } from './metrics.ts';
+import { createRedis } from './redis.ts';
 import { isLoopbackHost } from './net/loopback.ts';
 
 describe('metrics access', () => {
@@ -36,6 +37,18 @@ describe('Redis errors', () => {
     expect(redisErrorKind(new Error('Command timed out'))).toBe('timeout');
     expect(redisErrorKind(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBe('reply');
     expect(redisErrorKind(new Error('NOSCRIPT No matching script'))).toBeUndefined();
+  });
+
+  it('are counted on a watched connection that cannot reach Redis', async () => {
+    const registry = createRegistry();
+    const errors = new RedisErrorCounter(registry);
+    // Port 1 on loopback: nothing listens, the connect is refused at once.
+    const redis = createRedis('redis://127.0.0.1:1', { enableOfflineQueue: false, lazyConnect: true, retryStrategy: () => null });
+    errors.watch(redis, 'down');
+    await redis.connect().catch(() => {});
+    await expect(redis.get('x')).rejects.toThrow();
+    redis.disconnect();
+    expect(await registry.metrics()).toContain('buntime_redis_errors_total{connection="down",kind="unavailable"} 1');
   });
 });
 

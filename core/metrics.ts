@@ -45,6 +45,7 @@ export class RedisErrorCounter {
     for (const kind of ['unavailable', 'timeout', 'reply'] as const) this.counter.inc({ connection, kind }, 0);
     const send = redis.sendCommand.bind(redis);
     const wrapped = (command: Parameters<Redis['sendCommand']>[0], stream?: unknown) => {
+      if (isHandshake(command)) return send(command, stream as never);
       command.promise.catch((err: unknown) => {
         const kind = redisErrorKind(err);
         if (kind) this.counter.inc({ connection, kind });
@@ -53,6 +54,14 @@ export class RedisErrorCounter {
     };
     redis.sendCommand = wrapped as Redis['sendCommand'];
   }
+}
+
+/**
+ * ioredis's own `CLIENT SETINFO` on every connect, which Redis before 7.2 refuses and ioredis
+ * ignores: not a failure of ours.
+ */
+function isHandshake(command: { name: string; args: unknown[] }): boolean {
+  return command.name.toLowerCase() === 'client' && String(command.args[0]).toUpperCase() === 'SETINFO';
 }
 
 /** The kind of a failed command, or undefined for an expected answer (a script not cached yet). */

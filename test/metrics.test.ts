@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Buntime } from '@buntime/sdk';
 import { startApi } from '../api/main.ts';
 import { AccountStore } from '../core/accounts.ts';
+import { createRegistry, RedisErrorCounter } from '../core/metrics.ts';
 import { createRedis, Keys } from '../core/redis.ts';
 import { startRunner } from '../runner/main.ts';
 import { parsePromText, scrape, sumOf } from './support/prom-text.ts';
@@ -103,6 +104,27 @@ describe('/metrics', () => {
       expect(sumOf(woke.samples, 'buntime_sessions', { node: nodeId, state: 'active' })).toBe(1);
     } finally {
       await client.sessions.delete(session.id).catch(() => {});
+    }
+  });
+
+  it('counts failed Redis commands by kind on the connections it watches (single, pipelined, scripts)', async () => {
+    const registry = createRegistry();
+    const errors = new RedisErrorCounter(registry);
+    const redis = createRedis(inject('redisUrl'));
+    const key = `btmetrics-wrongtype-${randomBytes(4).toString('hex')}`;
+    try {
+      errors.watch(redis, 'probe');
+      await redis.set(key, 'x', 'EX', 60);
+      await expect(redis.lpush(key, 'y')).rejects.toThrow(/WRONGTYPE/);
+      const piped = await redis.pipeline().get(key).lpush(key, 'z').exec();
+      expect(piped?.[1]?.[0]).toBeInstanceOf(Error);
+      await expect(redis.evalsha('0'.repeat(40), 0)).rejects.toThrow(/NOSCRIPT/);
+      const { samples } = parsePromText(await registry.metrics());
+      expect(sumOf(samples, 'buntime_redis_errors_total', { connection: 'probe', kind: 'reply' })).toBe(2);
+      expect(sumOf(samples, 'buntime_redis_errors_total', { connection: 'probe', kind: 'unavailable' })).toBe(0);
+    } finally {
+      await redis.del(key);
+      redis.disconnect();
     }
   });
 
