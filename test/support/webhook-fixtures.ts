@@ -16,8 +16,8 @@ export interface Received {
 
 /**
  * A webhook receiver on 127.0.0.1 (reached through a `WEBHOOK_INTERNAL_HOSTS` name). Paths:
- * `/flaky/<name>` answers 500 to its first two requests and 204 after; `/redirect` answers 302 to
- * `/ok`; anything else 204. It records every request.
+ * `/flaky/<name>` answers 500 to its first two requests and 204 after; `/fail…` always 500;
+ * `/redirect` answers 302 to `/ok`; anything else 204. It records every request.
  */
 export interface WebhookReceiver {
   readonly port: number;
@@ -37,7 +37,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     for await (const chunk of req) body += chunk;
     const path = req.url ?? '/';
     const seen = received.filter((r) => r.path === path).length;
-    const status = path.startsWith('/flaky') && seen < 2 ? 500 : path === '/redirect' ? 302 : 204;
+    const status = path.startsWith('/fail') || (path.startsWith('/flaky') && seen < 2) ? 500 : path === '/redirect' ? 302 : 204;
     received.push({ path, headers: req.headers, body, status });
     if (status === 302) res.setHeader('location', '/ok');
     res.writeHead(status).end();
