@@ -46,6 +46,8 @@ const USER_AGENT = 'Buntime-Webhooks/1';
 export function createDeliveryWorker(o: DeliveryWorkerOptions): Worker {
   const worker = new Worker(WEBHOOKS_QUEUE, (job: Job) => processDelivery(o, job), {
     connection: o.connection, prefix: o.bullPrefix, concurrency: o.concurrency,
+    // Held well past an attempt's deadline, so a slow receiver never gets the same attempt twice.
+    lockDuration: Math.max(30_000, 2 * o.timeoutMs + 10_000),
   });
   // Job failures are the attempts' business (logged per webhook); this is about the worker.
   worker.on('error', (err) => o.log.warn({ err }, 'webhook worker error'));
