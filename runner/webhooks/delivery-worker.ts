@@ -78,7 +78,7 @@ async function deliverOnce(o: DeliveryWorkerOptions, hook: WebhookRecord, event:
   const deadline = Date.now() + o.timeoutMs;
   try {
     const target = await o.checker.check(hook.url);
-    const { socket } = await dialFirst(o.dialer, target.addresses, target.port, o.timeoutMs);
+    const { socket } = await dialFirst(o.dialer, target.addresses, target.port, Math.max(1, deadline - Date.now()));
     const body = JSON.stringify(event);
     const status = await postOnce({
       socket, tls: target.tls, host: target.host, hostHeader: target.url.host, path: `${target.url.pathname}${target.url.search}`,
