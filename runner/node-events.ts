@@ -70,9 +70,15 @@ export class NodeEventHub implements NodeEvents {
     })));
   }
 
-  /** Waits for events still being queued (before the runner closes Redis). */
-  async drain(): Promise<void> {
-    await Promise.allSettled([...this.inflight]);
+  /**
+   * Waits for events still being queued (before the runner closes Redis), at most `ms`: with
+   * Redis away they would wait for it forever, and a shutdown must not.
+   */
+  async drain(ms = 5_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
+    await Promise.race([Promise.allSettled([...this.inflight]), late]);
+    clearTimeout(timer);
   }
 
   private async emit(sessionId: string, known: string | undefined, send: (account: string) => Promise<unknown>): Promise<void> {
