@@ -6,7 +6,7 @@ import type { Plans, PlanName } from '../core/plans.ts';
 import { NodeDirectory } from '../core/node-directory.ts';
 import type { Keys } from '../core/redis.ts';
 import type { UsageStore } from '../core/usage.ts';
-import type { Webhooks } from '../core/webhooks/webhooks.ts';
+import type { Webhooks } from '../core/webhooks/index.ts';
 import type { ApiMetrics } from './api-metrics.ts';
 import type { ExecutionService } from './execution-service.ts';
 import type { Idempotency } from './idempotency.ts';

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../core/logger.ts';
 import type { Keys } from '../core/redis.ts';
 import type { SessionRecord } from '../core/session-store.ts';
-import type { WebhookEmitter } from '../core/webhooks/emitter.ts';
+import type { WebhookEmitter } from '../core/webhooks/index.ts';
 
 /** Keep the "already reported" mark this long past the session's expiry, ms. */
 const MARK_MARGIN_MS = 3_600_000;

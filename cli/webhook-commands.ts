@@ -1,9 +1,9 @@
 import { AccountStore } from '../core/accounts.ts';
 import { BuntimeError } from '../core/errors.ts';
 import { Keys } from '../core/redis.ts';
-import { WebhookStore, type DeliveryAttempt, type WebhookView } from '../core/webhooks/store.ts';
-import { TargetChecker, webhookResolver } from '../core/webhooks/target.ts';
-import { Webhooks, webhookInputSchema } from '../core/webhooks/webhooks.ts';
+import {
+  TargetChecker, webhookInputSchema, webhookResolver, Webhooks, WebhookStore, type DeliveryAttempt, type WebhookView,
+} from '../core/webhooks/index.ts';
 import { flag, intFlag, type Args } from './args.ts';
 import type { CliEnv } from './commands.ts';
 

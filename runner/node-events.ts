@@ -1,8 +1,7 @@
 import type { Logger } from '../core/logger.ts';
 import type { ExecutePayload } from '../core/queues.ts';
 import type { ExecutionResult } from '../core/schemas.ts';
-import type { WebhookEmitter } from '../core/webhooks/emitter.ts';
-import type { SessionEventData, SessionEventType } from '../core/webhooks/events.ts';
+import type { SessionEventData, SessionEventType, WebhookEmitter } from '../core/webhooks/index.ts';
 import type { NodeMetrics } from './node-metrics.ts';
 
 /** What a session event may say besides its type and session. */

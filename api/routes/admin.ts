@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AccountStore } from '../../core/accounts.ts';
 import type { Plans } from '../../core/plans.ts';
 import { usageReport, type UsageStore } from '../../core/usage.ts';
-import { webhookInputSchema, type Webhooks } from '../../core/webhooks/webhooks.ts';
+import { webhookInputSchema, type Webhooks } from '../../core/webhooks/index.ts';
 import { adminAuth } from '../middleware/admin-auth.ts';
 import { notFound } from '../middleware/error-handler.ts';
 import { parse } from '../validation.ts';

@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { DELIVERY_LOG_MAX } from '../../core/webhooks/store.ts';
-import { webhookInputSchema, type Webhooks } from '../../core/webhooks/webhooks.ts';
+import { DELIVERY_LOG_MAX, webhookInputSchema, type Webhooks } from '../../core/webhooks/index.ts';
 import { ctx } from '../middleware/request-context.ts';
 import { parse } from '../validation.ts';
 

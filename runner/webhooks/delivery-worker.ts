@@ -2,10 +2,10 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.ts';
 import { webhookDeliverySchema, WEBHOOKS_QUEUE, type WebhookDelivery } from '../../core/queues.ts';
-import type { WebhookEvent } from '../../core/webhooks/events.ts';
-import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signatureHeader } from '../../core/webhooks/signature.ts';
-import type { DeliveryAttempt, WebhookRecord, WebhookStore } from '../../core/webhooks/store.ts';
-import { TargetRefusal, type TargetChecker } from '../../core/webhooks/target.ts';
+import {
+  EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signatureHeader, TargetRefusal,
+  type DeliveryAttempt, type TargetChecker, type WebhookEvent, type WebhookRecord, type WebhookStore,
+} from '../../core/webhooks/index.ts';
 import { DialError, dialFirst, type Dialer } from '../egress/dialer.ts';
 import type { DeliveryOutcome } from '../node-metrics.ts';
 import { postOnce, PostError } from './http-post.ts';
