@@ -27,7 +27,8 @@ export class Janitor {
 
   /**
    * Deletes a session: its record and slot first (requests in flight then see it gone and
-   * answer 404), then at once its container, data channel and snapshot.
+   * answer 404), then at once its container, data channel and snapshot. `why` is the event it
+   * reports when the session existed.
    */
   async delete(sessionId: string, why: 'session.deleted' | 'session.expired' = 'session.deleted'): Promise<boolean> {
     const rec = await this.o.store.get(sessionId);
