@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['core/**/*.test.ts', 'api/**/*.test.ts', 'runner/**/*.test.ts', 'cli/**/*.test.ts', 'sdk/**/*.test.ts', 'images/**/*.test.ts', 'scripts/**/*.test.ts', 'mcp/**/*.test.ts'],
+          include: ['core/**/*.test.ts', 'api/**/*.test.ts', 'runner/**/*.test.ts', 'cli/**/*.test.ts', 'sdk/**/*.test.ts', 'images/**/*.test.ts', 'scripts/**/*.test.ts', 'mcp/**/*.test.ts', 'deploy/**/*.test.ts'],
         },
       },
       {

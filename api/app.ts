@@ -6,10 +6,13 @@ import type { Plans, PlanName } from '../core/plans.ts';
 import { NodeDirectory } from '../core/node-directory.ts';
 import type { Keys } from '../core/redis.ts';
 import type { UsageStore } from '../core/usage.ts';
+import type { Webhooks } from '../core/webhooks/index.ts';
+import type { ApiMetrics } from './api-metrics.ts';
 import type { ExecutionService } from './execution-service.ts';
 import type { Idempotency } from './idempotency.ts';
 import { bearerAuth } from './middleware/auth.ts';
 import { errorHandler, notFound } from './middleware/error-handler.ts';
+import { httpMetrics } from './middleware/http-metrics.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { ctx, requestContext } from './middleware/request-context.ts';
 import { sessionScope } from './middleware/session-scope.ts';
@@ -18,8 +21,10 @@ import { adminRoutes } from './routes/admin.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { usageRoutes } from './routes/usage.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import type { SessionService } from './session-service.ts';
 import type { SessionTokens } from './session-tokens.ts';
 import { previewRoutes } from './routes/preview.ts';
@@ -47,6 +52,13 @@ export interface AppDeps {
    */
   trustProxy: boolean;
   log: Logger;
+  webhooks: Webhooks;
+  metrics: ApiMetrics;
+  /**
+   * `/metrics` access: with `token` (`METRICS_TOKEN`) only as its bearer; without, only when
+   * `open` (the listener is on loopback and no reverse proxy relays to it).
+   */
+  metricsAccess: { token: string | undefined; open: boolean };
 }
 
 /** Builds the express app without listening, so tests can drive it in-process. */
@@ -56,10 +68,12 @@ export function createApp(d: AppDeps): express.Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', d.trustProxy);
   app.use(requestContext(d.log));
+  app.use(httpMetrics(d.metrics));
   app.use(healthRoutes(d.redis, new NodeDirectory(d.redis, d.keys)));
+  app.use(metricsRoutes({ registry: d.metrics.registry, ...d.metricsAccess })); // its own bearer token
   app.use(dashboardRoutes()); // public static page; it calls the API with the key pasted into it
   // Admin JWTs, not API keys: mounted before key authentication, with its own 401s and 404s.
-  app.use('/admin', adminRoutes({ secret: d.adminSecret, accounts: d.accounts, usage: d.usage, plans: d.plans }));
+  app.use('/admin', adminRoutes({ secret: d.adminSecret, accounts: d.accounts, usage: d.usage, plans: d.plans, webhooks: d.webhooks }));
   // Authenticate and meter before reading a body: unauthenticated callers cannot make us parse.
   app.use(bearerAuth(d.accounts, d.sessionTokens));
   app.use(usageMeter(d.usage));
@@ -72,6 +86,7 @@ export function createApp(d: AppDeps): express.Express {
   app.use(executeRoutes(d.executions, d.idempotency));
   app.use(workspaceRoutes(d.workspace, d.plans));
   app.use(usageRoutes({ accounts: d.accounts, usage: d.usage, plans: d.plans }));
+  app.use(webhookRoutes(d.webhooks));
   app.use(notFound());
   app.use(errorHandler());
   return app;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../core/accounts.ts';
+import type { ExecutionOutcome } from './api-metrics.ts';
 import { BuntimeError } from '../core/errors.ts';
 import type { ExecStream } from './exec-stream.ts';
 import type { SseWriter } from './sse.ts';
@@ -22,6 +23,8 @@ export interface ExecutionOptions {
    * caller gets its 408, ms. Its deadline is now + timeout + this.
    */
   graceMs: number;
+  /** Told how each execution ended (metrics). */
+  metrics?: { execution(status: ExecutionOutcome, executionTimeMs?: number): void };
 }
 
 /** Runs executions: validates them against the plan and the session, then one job to the session's node. */
@@ -57,10 +60,17 @@ export class ExecutionService {
   }
 
   /** Enqueues a prepared execution and waits for its result (the runner counts it). */
-  run(rec: SessionRecord, payload: ExecutePayload): Promise<ExecutionResult> {
-    return this.o.sessions.callOn(rec, 'execute', payload, {
-      deadlineMs: payload.timeoutMs + this.o.graceMs, jobId: payload.executionId,
-    });
+  async run(rec: SessionRecord, payload: ExecutePayload): Promise<ExecutionResult> {
+    try {
+      const result = await this.o.sessions.callOn(rec, 'execute', payload, {
+        deadlineMs: payload.timeoutMs + this.o.graceMs, jobId: payload.executionId,
+      });
+      this.o.metrics?.execution(result.status, result.executionTime);
+      return result;
+    } catch (err) {
+      this.o.metrics?.execution('failed');
+      throw err;
+    }
   }
 
   /** The session a streamed execution runs in (null when unknown), for session-token checks. */
@@ -71,7 +81,9 @@ export class ExecutionService {
   /** Starts a background execution; it counts as an execution, its CPU time is not metered. */
   async spawn(who: Principal, body: ExecuteBody): Promise<{ executionId: string; pid: number }> {
     const { rec, payload } = await this.prepare(who, body);
-    return this.o.sessions.callOn(rec, 'spawn', payload, { jobId: payload.executionId });
+    const started = await this.o.sessions.callOn(rec, 'spawn', payload, { jobId: payload.executionId });
+    this.o.metrics?.execution('background');
+    return started;
   }
 
   /**

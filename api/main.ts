@@ -12,11 +12,16 @@ import { NodeDirectory } from '../core/node-directory.ts';
 import { createRedis, createRequestRedis, Keys } from '../core/redis.ts';
 import { SessionStore } from '../core/session-store.ts';
 import { UsageStore } from '../core/usage.ts';
+import { isLoopbackHost } from '../core/net/loopback.ts';
+import type { NameResolver } from '../core/net/resolver.ts';
+import { TargetChecker, WebhookEmitter, webhookResolver, Webhooks, WebhookStore } from '../core/webhooks/index.ts';
+import { ApiMetrics } from './api-metrics.ts';
 import { createApp } from './app.ts';
 import { Notifier } from '../core/notifier.ts';
 import { ExecStream } from './exec-stream.ts';
 import { ExecutionService } from './execution-service.ts';
 import { Idempotency } from './idempotency.ts';
+import { ApiSessionEvents } from './session-events.ts';
 import { SessionService } from './session-service.ts';
 import { SessionTokens, sessionTokenSecret } from './session-tokens.ts';
 import { TransferClient } from './transfer-client.ts';
@@ -28,6 +33,8 @@ const USAGE_SETTLE_MS = 15_000;
 export interface ApiOptions {
   /** Where log lines go (default stdout); tests read them. */
   logDestination?: DestinationStream;
+  /** Tests: the resolver webhook URLs are checked with at registration (default per `EGRESS_RESOLVER`). */
+  webhookResolver?: NameResolver;
 }
 
 /** Composition root of the API: config, Redis, services, the express app, the listener. */
@@ -39,6 +46,9 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   // Commands fail fast while Redis is away or stalled (503) instead of waiting until it is back.
   const redis = createRequestRedis(cfg.REDIS_URL);
   const subscriber = createRedis(cfg.REDIS_URL, { lazyConnect: true });
+  const metrics = new ApiMetrics();
+  metrics.redisErrors.watch(redis, 'request');
+  metrics.redisErrors.watch(subscriber, 'subscriber');
   await Promise.all([redis.connect(), subscriber.connect()]);
   const clock = new RedisClock(redis);
   await clock.start();
@@ -51,17 +61,32 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
   const accounts = new AccountStore(redis, keys);
+  const webhookStore = new WebhookStore(redis, keys);
+  const emitter = new WebhookEmitter({
+    store: webhookStore, redis, bullPrefix: bullPrefix(cfg.REDIS_PREFIX), maxPending: cfg.WEBHOOK_MAX_PENDING,
+    retry: { maxAttempts: cfg.WEBHOOK_MAX_ATTEMPTS, baseMs: cfg.WEBHOOK_BACKOFF_BASE_MS }, log: log.child({ module: 'webhooks' }),
+  });
+  const sessionEvents = new ApiSessionEvents({ redis, keys, webhooks: emitter, log });
+  const webhooks = new Webhooks({
+    store: webhookStore, accounts,
+    checker: new TargetChecker(opts.webhookResolver ?? webhookResolver(cfg), cfg.WEBHOOK_INTERNAL_HOSTS),
+  });
   const sessions = new SessionService({
-    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, publicUrl: () => publicUrl,
+    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, publicUrl: () => publicUrl, events: sessionEvents,
   });
   const executions = new ExecutionService({
-    sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
+    sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS, metrics,
     events: new ExecStream(redis, new ExecEventLog(redis, keys), new Notifier(subscriber), keys),
   });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
   const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
     idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
-    workspace: new WorkspaceService({ sessions, plans, transfers: new TransferClient(), transferDeadlineMs: cfg.TRANSFER_DEADLINE_MS }), log });
+    workspace: new WorkspaceService({ sessions, plans, transfers: new TransferClient(), transferDeadlineMs: cfg.TRANSFER_DEADLINE_MS }),
+    log, webhooks, metrics,
+    metricsAccess: { token: cfg.METRICS_TOKEN, open: isLoopbackHost(cfg.HOST) && !cfg.TRUST_PROXY } });
+  if (!cfg.METRICS_TOKEN && !(isLoopbackHost(cfg.HOST) && !cfg.TRUST_PROXY)) {
+    log.warn('GET /metrics answers 401 until METRICS_TOKEN is set: the API is not on loopback, or a proxy relays to it');
+  }
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(cfg.PORT, cfg.HOST, () => resolve(s));
   });
@@ -82,6 +107,8 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
     await closed;
     clearTimeout(force);
     await rpc.stop();
+    await sessionEvents.drain();
+    await emitter.close();
     clock.stop();
     redis.disconnect();
     subscriber.disconnect();

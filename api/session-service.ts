@@ -20,6 +20,8 @@ export interface SessionServiceOptions {
   usage: UsageStore;
   /** Base of the URLs handed out (previewUrl). */
   publicUrl: () => string;
+  /** Told of sessions found lost and of lost ones deleted here (webhooks). */
+  events?: { lost(rec: SessionRecord): void; deleted(rec: SessionRecord): void };
 }
 
 /** A live session of the caller and the node hosting it. */
@@ -84,6 +86,7 @@ export class SessionService {
     const rec = await this.owned(who, sessionId);
     const node = await this.o.nodes.beat(rec.nodeId);
     if (!node) {
+      this.o.events?.lost(rec);
       throw new BuntimeError('service_unavailable', 'the node hosting this session is unreachable', {
         details: { sessionId: rec.sessionId, state: 'lost' }, retryAfterSec: 10,
       });
@@ -112,7 +115,10 @@ export class SessionService {
   async get(who: Principal, sessionId: string): Promise<SessionView> {
     const rec = await this.owned(who, sessionId);
     const alive = await this.o.nodes.alive(rec.nodeId);
-    if (!alive) return this.view(rec, false);
+    if (!alive) {
+      this.o.events?.lost(rec);
+      return this.view(rec, false);
+    }
     const stat = await this.callOn(rec, 'stat', {});
     void this.o.store.setStat(sessionId, stat).catch(() => {});
     return this.view(rec, true, stat);
@@ -122,6 +128,7 @@ export class SessionService {
   async list(who: Principal, limit: number, offset: number): Promise<{ sessions: SessionView[]; total: number }> {
     const { sessions, total } = await this.o.store.list(who.account, limit, offset);
     const live = await this.o.nodes.live();
+    for (const s of sessions) if (!live.has(s.nodeId)) this.o.events?.lost(s);
     return { sessions: sessions.map((s) => this.view(s, live.has(s.nodeId))), total };
   }
 
@@ -129,7 +136,7 @@ export class SessionService {
   async delete(who: Principal, sessionId: string): Promise<{ deleted: true; sessionId: string }> {
     const rec = await this.owned(who, sessionId);
     if (await this.o.nodes.alive(rec.nodeId)) await this.callOn(rec, 'delete', {});
-    else await this.o.store.remove(rec);
+    else if (await this.o.store.remove(rec)) this.o.events?.deleted(rec);
     // Awaited so the lifetime is counted before the caller can ask for its usage.
     await this.o.usage.sessionClosed(sessionId, Date.now()).catch(() => {});
     return { deleted: true, sessionId };

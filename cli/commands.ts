@@ -7,6 +7,7 @@ import { loadPlans } from '../core/plans.ts';
 import { Keys } from '../core/redis.ts';
 import { usageReport, UsageStore, type DayUsage, type UsageReport } from '../core/usage.ts';
 import { flag, intFlag, type Args } from './args.ts';
+import { webhooks } from './webhook-commands.ts';
 
 export const USAGE = `usage: buntime-admin <command> [--json]
   account create NAME --plan free|paid|enterprise
@@ -16,6 +17,10 @@ export const USAGE = `usage: buntime-admin <command> [--json]
   keys list --account NAME
   keys revoke KEY_ID
   usage --account NAME [--days N]
+  webhooks create --account NAME --url URL --events E1,E2 [--secret S]
+  webhooks list --account NAME
+  webhooks delete WEBHOOK_ID
+  webhooks deliveries WEBHOOK_ID [--limit N]
   token [--ttl SECONDS]            (needs ADMIN_JWT_SECRET; default ttl 3600)`;
 
 /** What commands need: the configuration and, only when they touch it, Redis. */
@@ -30,6 +35,7 @@ export async function run(args: Args, env: CliEnv): Promise<string> {
   const json = args.flags.has('json');
   if (group === 'token') return token(args, env.cfg, json);
   if (group === 'usage') return usage(args, env, json);
+  if (group === 'webhooks') return webhooks(cmd, args, env, json);
   const store = new AccountStore(env.redis(), new Keys(env.cfg.REDIS_PREFIX));
   if (group === 'account') return account(cmd, args, store, json);
   if (group === 'keys') return keys(cmd, args, store, json);

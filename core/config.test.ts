@@ -27,3 +27,18 @@ describe('egress configuration', () => {
     expect(() => loadConfig({ NPM_REGISTRY_URL: 'not a url' })).toThrow(/NPM_REGISTRY_URL/);
   });
 });
+
+describe('webhook configuration', () => {
+  it('parses WEBHOOK_INTERNAL_HOSTS like EGRESS_INTERNAL_HOSTS and names it in errors', () => {
+    expect(loadConfig({}).WEBHOOK_INTERNAL_HOSTS).toEqual([]);
+    expect(loadConfig({ WEBHOOK_INTERNAL_HOSTS: 'hooks.test=127.0.0.1:8080' }).WEBHOOK_INTERNAL_HOSTS)
+      .toEqual([{ name: 'hooks.test', address: '127.0.0.1', port: 8080 }]);
+    expect(() => loadConfig({ WEBHOOK_INTERNAL_HOSTS: 'nonsense' })).toThrow(/WEBHOOK_INTERNAL_HOSTS: WEBHOOK_INTERNAL_HOSTS: "nonsense"/);
+  });
+
+  it('has defaults for attempts, backoff, timeout, pending bound and concurrency', () => {
+    expect(loadConfig({})).toMatchObject({
+      WEBHOOK_MAX_ATTEMPTS: 11, WEBHOOK_BACKOFF_BASE_MS: 60_000, WEBHOOK_TIMEOUT_MS: 10_000, WEBHOOK_MAX_PENDING: 1000, WEBHOOK_CONCURRENCY: 8,
+    });
+  });
+});

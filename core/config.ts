@@ -1,10 +1,24 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseInternalHosts } from './internal-hosts.ts';
+import { isLoopbackHost } from './net/loopback.ts';
+import { RETRY_WINDOW_MS, retrySpanMs } from './webhooks/retry.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0'])
   .transform((v) => v === 'true' || v === '1');
+
+/** `name=address[:port],…` as in EGRESS_INTERNAL_HOSTS, every problem listed under `variable`. */
+function internalHosts(variable: string) {
+  return z.string().default('').transform((spec, ctx) => {
+    try {
+      return parseInternalHosts(spec);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^EGRESS_INTERNAL_HOSTS: /, `${variable}: `) });
+      return z.NEVER;
+    }
+  });
+}
 
 const schema = z.object({
   HOST: z.string().default('127.0.0.1'),
@@ -62,14 +76,7 @@ const schema = z.object({
   TRANSFER_DEADLINE_MS: z.coerce.number().int().min(1000).optional(),
   TRUST_PROXY: bool.default(false),
   // Egress policy proxy (runner/egress/); see .env.example.
-  EGRESS_INTERNAL_HOSTS: z.string().default('').transform((spec, ctx) => {
-    try {
-      return parseInternalHosts(spec);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  }),
+  EGRESS_INTERNAL_HOSTS: internalHosts('EGRESS_INTERNAL_HOSTS'),
   EGRESS_RESOLVER: z.enum(['system', 'static']).default('system'),
   EGRESS_DNS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   EGRESS_TEST_GUARD: bool.default(false),
@@ -77,7 +84,34 @@ const schema = z.object({
   EGRESS_MAX_CONNECTIONS_PER_NODE: z.coerce.number().int().min(1).default(4096),
   EGRESS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   NPM_REGISTRY_URL: z.string().url().optional(),
+  // Metrics (Prometheus text format); see .env.example.
+  /** Runner: port of the node's own /metrics listener; unset: no listener (0: any free port). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Bearer token of /metrics (API and runner); required on a listener that is not loopback. */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  // Webhooks; see .env.example.
+  WEBHOOK_INTERNAL_HOSTS: internalHosts('WEBHOOK_INTERNAL_HOSTS'),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(11),
+  WEBHOOK_BACKOFF_BASE_MS: z.coerce.number().int().min(100).default(60_000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  WEBHOOK_MAX_PENDING: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
 });
+
+/** Rules across variables, each problem listed with the others. */
+function crossChecks(c: z.infer<typeof schema>, ctx: z.RefinementCtx): void {
+  if (c.METRICS_PORT !== undefined && !c.METRICS_TOKEN && !isLoopbackHost(c.METRICS_HOST)) {
+    ctx.addIssue({ code: 'custom', path: ['METRICS_TOKEN'], message: `required when METRICS_HOST (${c.METRICS_HOST}) is not loopback` });
+  }
+  const span = retrySpanMs({ maxAttempts: c.WEBHOOK_MAX_ATTEMPTS, baseMs: c.WEBHOOK_BACKOFF_BASE_MS });
+  if (span > RETRY_WINDOW_MS) {
+    ctx.addIssue({
+      code: 'custom', path: ['WEBHOOK_MAX_ATTEMPTS'],
+      message: `with WEBHOOK_BACKOFF_BASE_MS=${c.WEBHOOK_BACKOFF_BASE_MS} the retries would span ${Math.round(span / 3_600_000)} h; at most 24 h`,
+    });
+  }
+}
 
 /**
  * The shipped seccomp profile for an OCI runtime (images/seccomp/): gVisor gets a variant of
@@ -88,7 +122,7 @@ export function defaultSeccompProfile(runtime: string): string {
   return new URL(`../images/seccomp/${file}`, import.meta.url).pathname;
 }
 
-const withDefaults = schema.transform((c) => ({
+const withDefaults = schema.superRefine(crossChecks).transform((c) => ({
   ...c,
   SECCOMP_PROFILE: c.SECCOMP_PROFILE ?? defaultSeccompProfile(c.SANDBOX_RUNTIME),
 }));

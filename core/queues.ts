@@ -2,6 +2,7 @@ import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { runRequestSchema } from './agent-protocol.ts';
 import { executionResultSchema, fileEntrySchema, processInfoSchema, resourceLimitsSchema } from './schemas.ts';
+import { webhookEventSchema } from './webhooks/events.ts';
 
 /**
  * The queue catalogue: the only place where api and runner meet. Every queue, every job with
@@ -173,3 +174,17 @@ export const JOB_OPTIONS: JobsOptions = {
 export const START_MARGIN_MS = 1_000;
 /** How long a caller waits past the deadline for a reply already on its way, ms. */
 export const REPLY_MARGIN_MS = 2_000;
+
+/**
+ * Webhook deliveries (`core/webhooks/`): not request/response but fire-and-forget jobs, one per
+ * event and webhook (job id `<eventId>.<webhookId>`), retried with exponential backoff. Any
+ * process may emit; the runners' delivery workers send them.
+ */
+export const WEBHOOKS_QUEUE = 'webhooks';
+export const WEBHOOK_DELIVERY_JOB = 'deliver';
+export const webhookDeliverySchema = z.object({
+  webhookId: z.string(),
+  account: z.string(),
+  event: webhookEventSchema,
+});
+export type WebhookDelivery = z.infer<typeof webhookDeliverySchema>;

@@ -68,6 +68,15 @@ export class Keys {
   reply(jobId: string): string { return `${this.prefix}:reply:${jobId}`; }
   execEvents(executionId: string): string { return `${this.prefix}:exec:${executionId}:events`; }
   execNotify(executionId: string): string { return `${this.prefix}:exec:${executionId}:notify`; }
+  /** A webhook (hash), an account's webhooks (set), those subscribed to one event type (set). */
+  webhook(id: string): string { return `${this.prefix}:webhook:${id}`; }
+  accountWebhooks(account: string): string { return `${this.prefix}:account:${account}:webhooks`; }
+  webhookSubscribers(account: string, event: string): string { return `${this.prefix}:account:${account}:webhooks:${event}`; }
+  /** A webhook's recent delivery attempts (list, newest first) and an account's pending deliveries (zset). */
+  webhookDeliveries(id: string): string { return `${this.prefix}:webhook:${id}:deliveries`; }
+  webhookPending(account: string): string { return `${this.prefix}:account:${account}:webhook-pending`; }
+  /** Set once a session's loss was reported (`session.lost` goes out once). */
+  sessionLost(sessionId: string): string { return `${this.prefix}:session:${sessionId}:lost`; }
 }
 
 /** `Retry-After` of answers given while Redis is unavailable, s. */

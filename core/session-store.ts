@@ -143,6 +143,19 @@ export class SessionStore {
     return this.redis.zrangebyscore(this.keys.nodeExpiries(nodeId), '-inf', now, 'LIMIT', 0, 100);
   }
 
+  /** How many sessions hosted on `nodeId` are in each state (as recorded), for metrics. */
+  async statesOn(nodeId: string): Promise<Record<SessionState, number>> {
+    const counts: Record<SessionState, number> = { active: 0, idle: 0, 'deep-sleep': 0, lost: 0 };
+    const ids = await this.redis.zrange(this.keys.nodeExpiries(nodeId), 0, -1);
+    if (ids.length === 0) return counts;
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hget(this.keys.session(id), 'state');
+    for (const [, state] of (await pipe.exec()) ?? []) {
+      if (typeof state === 'string' && state in counts) counts[state as SessionState]++;
+    }
+    return counts;
+  }
+
   /** Drops a stale expiry entry (the record is already gone). */
   async forgetExpiry(nodeId: string, sessionId: string): Promise<void> {
     await this.redis.zrem(this.keys.nodeExpiries(nodeId), sessionId);

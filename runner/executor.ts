@@ -6,6 +6,7 @@ import type { ExecutePayload } from '../core/queues.ts';
 import type { ExecutionResult } from '../core/schemas.ts';
 import type { UsageStore } from '../core/usage.ts';
 import type { AgentAccess } from './agent-access.ts';
+import type { NodeEvents } from './node-events.ts';
 
 /**
  * Runs executions in session sandboxes: hands them to the agent, relays output to the event
@@ -14,7 +15,11 @@ import type { AgentAccess } from './agent-access.ts';
  */
 export class Executor {
   constructor(
-    private readonly o: { access: AgentAccess; events: ExecEventLog; usage: UsageStore; log: Logger },
+    private readonly o: {
+      access: AgentAccess; events: ExecEventLog; usage: UsageStore; log: Logger;
+      /** Told of every execution that ran to a result (webhooks). */
+      node?: NodeEvents;
+    },
   ) {}
 
   async run(p: ExecutePayload): Promise<ExecutionResult> {
@@ -23,6 +28,7 @@ export class Executor {
       const result = await this.o.access.use(p.sessionId, (agent) => agent.run(runRequest(p), relay?.push));
       this.o.usage.execution(p.keyId, result.cpuTime);
       const full = { ...result, executionId: p.executionId };
+      this.o.node?.executionFinished(p, full);
       await relay?.finish({ event: 'result', data: full });
       return full;
     } catch (err) {

@@ -1,5 +1,6 @@
 import type { Logger } from '../core/logger.ts';
 import type { SessionState, SessionStore } from '../core/session-store.ts';
+import type { NodeEvents } from './node-events.ts';
 import type { SandboxDriver } from './sandbox-driver.ts';
 
 type Phase = 'active' | 'idle' | 'asleep';
@@ -35,6 +36,8 @@ export class IdleKeeper {
       /** Snapshots a session's workspace and removes its container. */
       deepSleep: (sessionId: string) => Promise<void>;
       log: Logger;
+      /** Told of every transition (webhooks, metrics). */
+      events?: NodeEvents;
     },
   ) {}
 
@@ -110,6 +113,7 @@ export class IdleKeeper {
       await this.o.driver.pause(containerId);
       await this.o.store.setState(sessionId, 'idle');
       a.phase = 'idle';
+      this.o.events?.session('session.idle', sessionId);
     } catch (err) {
       this.o.log.warn({ err, sessionId }, 'could not pause an idle session');
       a.lastUsed = Date.now();
@@ -120,6 +124,7 @@ export class IdleKeeper {
     try {
       await this.o.deepSleep(sessionId);
       a.phase = 'asleep';
+      this.o.events?.session('session.sleeping', sessionId);
     } catch (err) {
       // Whatever state it was left in, the next sweeps start over from `active`.
       this.o.log.warn({ err, sessionId }, 'could not put an idle session to deep sleep');
@@ -129,9 +134,11 @@ export class IdleKeeper {
   }
 
   private async wake(sessionId: string, a: Activity): Promise<void> {
+    const started = Date.now();
     const containerId = await this.o.containerOf(sessionId);
     if (containerId) await this.o.driver.unpause(containerId);
     a.phase = 'active';
     await this.o.store.setState(sessionId, 'active');
+    this.o.events?.session('session.woke', sessionId, { from: 'idle', durationMs: Date.now() - started });
   }
 }

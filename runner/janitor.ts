@@ -1,6 +1,7 @@
 import type { Logger } from '../core/logger.ts';
 import type { SessionStore } from '../core/session-store.ts';
 import type { IdleKeeper } from './idle-keeper.ts';
+import type { NodeEvents } from './node-events.ts';
 import type { SandboxDriver } from './sandbox-driver.ts';
 import type { Sandboxes } from './sandboxes.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
@@ -19,16 +20,20 @@ export class Janitor {
       snapshots: SnapshotStore;
       driver: SandboxDriver;
       log: Logger;
+      /** Told of every session that ends here (webhooks). */
+      events?: NodeEvents;
     },
   ) {}
 
   /**
    * Deletes a session: its record and slot first (requests in flight then see it gone and
-   * answer 404), then at once its container, data channel and snapshot.
+   * answer 404), then at once its container, data channel and snapshot. `why` is the event it
+   * reports when the session existed.
    */
-  async delete(sessionId: string): Promise<boolean> {
+  async delete(sessionId: string, why: 'session.deleted' | 'session.expired' = 'session.deleted'): Promise<boolean> {
     const rec = await this.o.store.get(sessionId);
     const removed = rec ? await this.o.store.remove(rec) : false;
+    if (removed) this.o.events?.session(why, sessionId, { account: rec!.account });
     this.o.lifecycle.forget(sessionId);
     await this.o.sandboxes.drop(sessionId, rec?.containerId || undefined);
     await this.o.snapshots.remove(sessionId);
@@ -39,7 +44,7 @@ export class Janitor {
   async expireDue(): Promise<number> {
     const due = await this.o.store.dueForExpiry(this.o.nodeId);
     for (const id of due) {
-      const deleted = await this.delete(id);
+      const deleted = await this.delete(id, 'session.expired');
       if (!deleted) await this.o.store.forgetExpiry(this.o.nodeId, id);
       this.o.log.info({ sessionId: id }, 'session expired');
     }

@@ -15,12 +15,23 @@ import { Executor } from './executor.ts';
 import { IdleKeeper } from './idle-keeper.ts';
 import { Janitor } from './janitor.ts';
 import { createJobWorker, type Handlers } from './job-worker.ts';
+import { MetricsServer } from './metrics-server.ts';
+import { NodeEventHub } from './node-events.ts';
 import { NodeHeartbeat } from './node-heartbeat.ts';
 import { nodeHandlers } from './node-handlers.ts';
+import { NodeMetrics } from './node-metrics.ts';
 import { Sandboxes } from './sandboxes.ts';
 import { loadSeccompProfile } from './seccomp-profile.ts';
 import { SnapshotStore } from './snapshot-store.ts';
 import { TransferHub } from './transfer-hub.ts';
+import { startWebhooks, type WebhookNet } from './webhooks/setup.ts';
+
+export interface RunnerOptions {
+  /** Where log lines go (default stdout); tests read them. */
+  logDestination?: DestinationStream;
+  /** Tests: the webhook delivery path's resolver and dialer (recording ones), a CA to trust. */
+  webhookNet?: WebhookNet;
+}
 
 /** The jobs of one lane, with the handlers for them. */
 function laneHandlers(all: Handlers<NodeJobs>, lane: Lane) {
@@ -60,8 +71,11 @@ async function resumeSessions(store: SessionStore, lifecycle: IdleKeeper, sandbo
   }
 }
 
+/** Session creates one node runs at once. */
+const SESSIONS_CONCURRENCY = 4;
+
 /** Composition root of a runner: one process = one node = one Docker engine. */
-export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { logDestination?: DestinationStream } = {}) {
+export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: RunnerOptions = {}) {
   const cfg = loadConfig(env);
   const log = createLogger(cfg.LOG_LEVEL, opts.logDestination).child({ module: 'runner', nodeId: cfg.NODE_ID });
   const keys = new Keys(cfg.REDIS_PREFIX);
@@ -74,7 +88,22 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
   const snapshots = new SnapshotStore(cfg.SNAPSHOT_DIR);
-  const sandboxes = new Sandboxes({
+  // Its gauges read the sandboxes at scrape time, once they exist.
+  const metrics = new NodeMetrics(cfg.NODE_ID, {
+    sessionStates: () => store.statesOn(cfg.NODE_ID), warmReady: (): number => sandboxes.warmReady,
+    warmTarget: cfg.WARM_POOL_SIZE, capacity: cfg.NODE_SESSION_CAPACITY,
+  });
+  metrics.redisErrors.watch(redis, 'runner');
+  metrics.redisErrors.watch(blocking, 'runner-blocking');
+  const webhooks = startWebhooks({
+    cfg, redis, blocking, keys, log: log.child({ module: 'webhooks' }), net: opts.webhookNet,
+    onAttempt: (outcome) => metrics.deliveryAttempt(outcome),
+  });
+  const events = new NodeEventHub({
+    nodeId: cfg.NODE_ID, metrics, webhooks: webhooks.emitter, log: log.child({ module: 'events' }),
+    accountOf: async (id) => (await redis.hget(keys.session(id), 'account')) ?? undefined,
+  });
+  const sandboxes = new Sandboxes({ events,
     driver, store, redis, keys, snapshots, log: log.child({ module: 'sandboxes' }),
     nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME, pidsLimit: cfg.SANDBOX_PIDS_LIMIT,
     tmpMb: cfg.SANDBOX_TMP_MB, socketDir: cfg.SOCKET_DIR, seccompProfile: loadSeccompProfile(cfg.SECCOMP_PROFILE),
@@ -83,9 +112,9 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   const lifecycle = new IdleKeeper({
     driver, store, containerOf: (id) => sandboxes.containerOf(id), idleAfterMs: cfg.IDLE_AFTER * 1000,
     sleepAfterMs: Math.max(cfg.SLEEP_AFTER, cfg.IDLE_AFTER) * 1000, deepSleep: (id) => sandboxes.deepSleep(id),
-    log: log.child({ module: 'lifecycle' }),
+    log: log.child({ module: 'lifecycle' }), events,
   });
-  const janitor = new Janitor({ nodeId: cfg.NODE_ID, store, sandboxes, lifecycle, snapshots, driver, log: log.child({ module: 'janitor' }) });
+  const janitor = new Janitor({ nodeId: cfg.NODE_ID, store, sandboxes, lifecycle, snapshots, driver, log: log.child({ module: 'janitor' }), events });
   await resumeSessions(store, lifecycle, sandboxes, cfg.NODE_ID, log);
   const reaped = await janitor.reapOrphans();
   if (reaped > 0) log.info({ reaped }, 'removed orphan containers');
@@ -94,7 +123,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   const transfers = new TransferHub();
   const transferUrl = await transfers.start(cfg.TRANSFER_HOST, cfg.TRANSFER_PORT, cfg.TRANSFER_URL);
   const access = new AgentAccess({ sandboxes, lifecycle, store, driver, log: log.child({ module: 'access' }) });
-  const executor = new Executor({ access, events: new ExecEventLog(redis, keys), usage, log: log.child({ module: 'executor' }) });
+  const executor = new Executor({ access, events: new ExecEventLog(redis, keys), usage, log: log.child({ module: 'executor' }), node: events });
   const handlers = nodeHandlers({ access, exec: executor, janitor, transfers });
   const common = { connection: blocking, publisher: redis, keys, bullPrefix: bullPrefix(cfg.REDIS_PREFIX), clock, log };
   const onExpired = (_name: string, payload: unknown) => {
@@ -110,9 +139,16 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
     handlers: { create: async (p) => {
       const created = await sandboxes.create(p);
       lifecycle.track(created.sessionId);
+      events.session('session.created', created.sessionId, { account: p.account, createdAt: p.createdAt, expiresAt: p.expiresAt });
       return created;
-    } }, concurrency: 4,
+    } }, concurrency: SESSIONS_CONCURRENCY,
   });
+  (['exec', 'data', 'control'] as const).forEach((lane, i) => metrics.watchWorker(nodeWorkers[i]!, lane, laneConcurrency(cfg, lane)));
+  metrics.watchWorker(sessionsWorker, 'sessions', SESSIONS_CONCURRENCY);
+  metrics.watchWorker(webhooks.worker, 'webhooks', cfg.WEBHOOK_CONCURRENCY);
+  const metricsServer = cfg.METRICS_PORT === undefined ? undefined
+    : new MetricsServer({ registry: metrics.registry, host: cfg.METRICS_HOST, port: cfg.METRICS_PORT, token: cfg.METRICS_TOKEN });
+  const metricsUrl = await metricsServer?.start();
   const heartbeat = new NodeHeartbeat({
     redis, keys, nodeId: cfg.NODE_ID,
     load: () => {
@@ -125,14 +161,17 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   });
   await heartbeat.start();
   const timers = sweeps(janitor, lifecycle, cfg, log);
-  await Promise.all([...nodeWorkers, sessionsWorker].map((w) => w.waitUntilReady()));
-  log.info({ image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME, seccomp: cfg.SECCOMP_PROFILE }, 'runner ready');
+  await Promise.all([...nodeWorkers, sessionsWorker, webhooks.worker].map((w) => w.waitUntilReady()));
+  log.info({ image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME, seccomp: cfg.SECCOMP_PROFILE, metricsUrl }, 'runner ready');
 
   /** Ordered shutdown: stop taking jobs, let running ones finish, stop sweeps, drop channels. */
   const stop = async () => {
-    await Promise.all([sessionsWorker, ...nodeWorkers].map((w) => w.close()));
+    await Promise.all([sessionsWorker, ...nodeWorkers, webhooks.worker].map((w) => w.close()));
     for (const t of timers) clearInterval(t);
     await heartbeat.stop().catch(() => {});
+    await events.drain();
+    await webhooks.emitter.close();
+    await metricsServer?.stop();
     await transfers.stop();
     await sandboxes.stop();
     clock.stop();
@@ -140,7 +179,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
     blocking.disconnect();
     log.info('runner stopped');
   };
-  return { stop, nodeId: cfg.NODE_ID };
+  return { stop, nodeId: cfg.NODE_ID, metricsUrl };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -7,6 +7,7 @@ import type { ResourceLimits } from '../core/schemas.ts';
 import { newSessionId, type SessionRecord, type SessionStore } from '../core/session-store.ts';
 import { AgentClient } from './agent-client.ts';
 import { DataPort } from './data-port.ts';
+import type { NodeEvents } from './node-events.ts';
 import type { SandboxDriver } from './sandbox-driver.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
 import { WarmPool, type WarmSandbox } from './warm-pool.ts';
@@ -39,6 +40,8 @@ export interface SandboxesOptions {
   /** Shape (the plans' default limits) and size of the warm pool. */
   warmShape: ResourceLimits;
   warmPoolSize: number;
+  /** Told of container starts and revivals (metrics, webhooks). */
+  events?: NodeEvents;
 }
 
 /** First uid handed to session users; far above any uid the host's own accounts use. */
@@ -178,11 +181,13 @@ export class Sandboxes {
   /** A data port and a new container for the session. */
   private async launch(sessionId: string, uid: number, limits: ResourceLimits): Promise<Sandbox> {
     const port = await DataPort.open(this.o.socketDir, sessionId);
+    const started = Date.now();
     try {
       const { nodeId, image, runtime, pidsLimit, tmpMb, seccompProfile } = this.o;
       const handle = await this.o.driver.create({
         sessionId, nodeId, image, runtime, uid, limits, pidsLimit, tmpMb, seccompProfile, dataDir: port.hostDir,
       });
+      this.o.events?.containerCreated(Date.now() - started);
       return { containerId: handle.containerId, agent: new AgentClient(handle.channel, port), port };
     } catch (err) {
       await port.destroy().catch(() => {});
@@ -207,11 +212,13 @@ export class Sandboxes {
   /** A new sandbox for a deep-sleeping session, its workspace restored from the snapshot. */
   private async revive(rec: SessionRecord): Promise<Sandbox> {
     this.creating.add(rec.sessionId);
+    const started = Date.now();
     try {
       const sandbox = await this.launch(rec.sessionId, rec.uid, rec.resourceLimits);
       await this.o.snapshots.restore(sandbox.agent, rec.sessionId);
       await this.o.store.setSandbox(rec.sessionId, sandbox.containerId, 'active');
       await this.o.snapshots.remove(rec.sessionId);
+      this.o.events?.session('session.woke', rec.sessionId, { account: rec.account, from: 'deep-sleep', durationMs: Date.now() - started });
       return sandbox;
     } finally {
       this.creating.delete(rec.sessionId);

@@ -3,10 +3,12 @@ import { z } from 'zod';
 import type { AccountStore } from '../../core/accounts.ts';
 import type { Plans } from '../../core/plans.ts';
 import { usageReport, type UsageStore } from '../../core/usage.ts';
+import { webhookInputSchema, type Webhooks } from '../../core/webhooks/index.ts';
 import { adminAuth } from '../middleware/admin-auth.ts';
 import { notFound } from '../middleware/error-handler.ts';
 import { parse } from '../validation.ts';
 import { usageQuery } from './usage.ts';
+import { deliveriesQuery } from './webhooks.ts';
 
 export interface AdminDeps {
   /** `ADMIN_JWT_SECRET`; without it every admin request is 401. */
@@ -14,6 +16,7 @@ export interface AdminDeps {
   accounts: AccountStore;
   usage: UsageStore;
   plans: Plans;
+  webhooks: Webhooks;
 }
 
 const accountBody = z.strictObject({ name: z.string().min(1).max(63), plan: z.string() });
@@ -51,6 +54,20 @@ export function adminRoutes(d: AdminDeps): Router {
   });
   r.get('/accounts/:name/usage', async (req, res) => {
     res.json(await usageReport(d, req.params.name, parse(usageQuery, req.query).days));
+  });
+  r.get('/accounts/:name/webhooks', async (req, res) => {
+    res.json({ webhooks: await d.webhooks.list(req.params.name) });
+  });
+  r.post('/accounts/:name/webhooks', async (req, res) => {
+    const body = parse(webhookInputSchema, req.body ?? {});
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(201).json(await d.webhooks.register(req.params.name, body));
+  });
+  r.delete('/webhooks/:id', async (req, res) => {
+    res.json(await d.webhooks.remove(req.params.id));
+  });
+  r.get('/webhooks/:id/deliveries', async (req, res) => {
+    res.json({ deliveries: await d.webhooks.deliveries(req.params.id, undefined, parse(deliveriesQuery, req.query).limit) });
   });
   r.use(notFound());
   return r;
