@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { BuntimeError } from '../../core/errors.ts';
 import type { Plans } from '../../core/plans.ts';
 import { ctx } from '../middleware/request-context.ts';
-import { parse, workspacePath } from '../validation.ts';
+import { base64Content, parse, workspacePath } from '../validation.ts';
 import type { WorkspaceService } from '../workspace-service.ts';
 
 const sessionId = z.string().min(1).max(64);
@@ -18,7 +18,7 @@ const listQuery = z.object({
 });
 const writeBody = z.strictObject({
   sessionId, path: workspacePath, content: z.string(), encoding: z.enum(['utf8', 'base64']).default('utf8'),
-});
+}).superRefine(base64Content);
 const killBody = z.strictObject({ sessionId, pid: z.number().int().positive().optional() });
 
 /** Files and processes: thin routes over {@link WorkspaceService}. */
