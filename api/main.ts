@@ -13,6 +13,8 @@ import { createRedis, createRequestRedis, Keys } from '../core/redis.ts';
 import { SessionStore } from '../core/session-store.ts';
 import { UsageStore } from '../core/usage.ts';
 import { createApp } from './app.ts';
+import { AuthFailureLimit } from './auth-failures.ts';
+import { PreviewSite } from './preview-site.ts';
 import { Notifier } from '../core/notifier.ts';
 import { ExecStream } from './exec-stream.ts';
 import { ExecutionService } from './execution-service.ts';
@@ -51,8 +53,9 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
   const accounts = new AccountStore(redis, keys);
+  const previewSite = new PreviewSite({ domain: cfg.PREVIEW_DOMAIN, scheme: cfg.PREVIEW_SCHEME, publicUrl: () => publicUrl });
   const sessions = new SessionService({
-    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, publicUrl: () => publicUrl,
+    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, previewUrl: (id) => previewSite.urlOf(id),
   });
   const executions = new ExecutionService({
     sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
@@ -60,7 +63,9 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
   const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
+    previewSite, authFailures: new AuthFailureLimit(redis, keys, cfg.AUTH_FAILURES_PER_MINUTE),
     idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
+    adminTokenMaxTtlSec: cfg.ADMIN_TOKEN_MAX_TTL,
     workspace: new WorkspaceService({ sessions, plans, transfers: new TransferClient() }), log });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(cfg.PORT, cfg.HOST, () => resolve(s));

@@ -18,8 +18,8 @@ export interface SessionServiceOptions {
   nodes: NodeDirectory;
   plans: Plans;
   usage: UsageStore;
-  /** Base of the URLs handed out (previewUrl). */
-  publicUrl: () => string;
+  /** Where a session's preview is served (`PreviewSite.urlOf`). */
+  previewUrl: (sessionId: string) => string;
 }
 
 /** A live session of the caller and the node hosting it. */
@@ -68,6 +68,11 @@ export class SessionService {
       filesCount: 0, activeProcesses: 0,
     };
     return this.view(rec, true);
+  }
+
+  /** The session a preview origin's id stands for, if any (ownership is checked when it is used). */
+  sessionOfPreview(previewId: string): Promise<string | undefined> {
+    return this.o.store.byPreviewId(previewId);
   }
 
   /** The caller's live session; anyone else's, or an expired one, is `session_not_found`. */
@@ -136,6 +141,6 @@ export class SessionService {
   }
 
   private view(rec: SessionRecord, alive: boolean, stat?: { filesCount: number; activeProcesses: number }): SessionView {
-    return toSessionView(rec, { alive, publicUrl: this.o.publicUrl(), stat });
+    return toSessionView(rec, { alive, previewUrl: this.o.previewUrl(rec.sessionId), stat });
   }
 }

@@ -15,10 +15,12 @@ export interface NodeHandlerDeps {
   exec: Executor;
   janitor: Janitor;
   transfers: TransferHub;
+  /** How long a session's preview server may take to start answering, ms. */
+  previewFirstByteMs: number;
 }
 
 /** Handlers of a node's queues: every job about a session hosted on this node. */
-export function nodeHandlers({ access, exec, janitor, transfers }: NodeHandlerDeps): Handlers<NodeJobs> {
+export function nodeHandlers({ access, exec, janitor, transfers, previewFirstByteMs }: NodeHandlerDeps): Handlers<NodeJobs> {
   const agent = access.use.bind(access);
   return {
     execute: (p) => exec.run(p),
@@ -53,7 +55,7 @@ export function nodeHandlers({ access, exec, janitor, transfers }: NodeHandlerDe
     })),
     // The whole exchange counts as a use of the session: it is never paused mid-answer.
     preview: (p) => transfers.serve(p.transferId, (t) => agent(p.sessionId, async (a) => ({
-      status: await relayPreview(t, await a.tcp(p.port, PREVIEW_CONNECT_MS)),
+      status: await relayPreview(t, await a.tcp(p.port, PREVIEW_CONNECT_MS), previewFirstByteMs),
     }))),
   };
 }

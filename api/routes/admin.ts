@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import type { AccountStore } from '../../core/accounts.ts';
+import type { AuthFailureLimit } from '../auth-failures.ts';
 import type { Plans } from '../../core/plans.ts';
 import { usageReport, type UsageStore } from '../../core/usage.ts';
 import { adminAuth } from '../middleware/admin-auth.ts';
@@ -11,6 +12,9 @@ import { usageQuery } from './usage.ts';
 export interface AdminDeps {
   /** `ADMIN_JWT_SECRET`; without it every admin request is 401. */
   secret: string | undefined;
+  /** `ADMIN_TOKEN_MAX_TTL`: a token expiring further ahead is refused, s. */
+  maxTtlSec: number;
+  failures: AuthFailureLimit;
   accounts: AccountStore;
   usage: UsageStore;
   plans: Plans;
@@ -26,7 +30,7 @@ const keyBody = z.strictObject({ label: z.string().max(200).default('') });
  */
 export function adminRoutes(d: AdminDeps): Router {
   const r = Router();
-  r.use(adminAuth(d.secret));
+  r.use(adminAuth(d.secret, d.maxTtlSec, d.failures));
   r.use(express.json({ limit: '16kb' }));
   r.get('/accounts', async (_req, res) => {
     res.json({ accounts: await d.accounts.listAccounts() });

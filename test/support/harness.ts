@@ -109,7 +109,7 @@ export function useSession(plan: 'free' | 'paid' | 'enterprise' = 'free', create
 /**
  * A service of a test's own: a runner and an API under a fresh Redis prefix and node id, with
  * `overrides` on top of the environment (e.g. `IDLE_AFTER`, `WARM_POOL_SIZE`, a `REDIS_URL` of its own). `client(plan)`
- * makes an account there and an SDK client for it; `stop()` stops both.
+ * makes an account there and an SDK client for it (`account(plan)`: and its key); `stop()` stops both.
  */
 export async function ownService(name: string, overrides: Record<string, string> = {}) {
   const run = randomBytes(4).toString('hex');
@@ -119,7 +119,8 @@ export async function ownService(name: string, overrides: Record<string, string>
   let runner = await startRunner(env);
   const api = await startApi(env);
   const keys = new Keys(env.REDIS_PREFIX);
-  const client = async (plan: 'free' | 'paid' | 'enterprise' = 'free') => {
+  /** A fresh account on `plan` there: its key and an SDK client for it. */
+  const account = async (plan: 'free' | 'paid' | 'enterprise' = 'free') => {
     const redis = createRedis(overrides.REDIS_URL ?? inject('redisUrl'));
     try {
       const accounts = new AccountStore(redis, keys);
@@ -127,13 +128,14 @@ export async function ownService(name: string, overrides: Record<string, string>
       await accounts.createAccount(account, plan);
       const { key } = await accounts.createKey(account);
       const { Buntime } = await import('@buntime/sdk');
-      return new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 });
+      return { key, client: new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 }) };
     } finally {
       redis.disconnect();
     }
   };
+  const client = async (plan: 'free' | 'paid' | 'enterprise' = 'free') => (await account(plan)).client;
   return {
-    env, keys, api, client,
+    env, keys, api, client, account,
     nodeId: env.NODE_ID,
     stopRunner: () => runner.stop(),
     restartRunner: async (more: Record<string, string> = {}) => { runner = await startRunner({ ...env, ...more }); },
