@@ -32,7 +32,7 @@ export function nodeHandlers({ access, exec, janitor, transfers, previewFirstByt
     },
     processes: async (p) => ({ processes: await agent(p.sessionId, (a) => a.ps()) }),
     stat: (p) => agent(p.sessionId, (a) => a.stat()),
-    fileList: (p) => agent(p.sessionId, (a) => a.list(p.path, { recursive: true, limit: p.limit, offset: p.offset })),
+    fileList: (p) => agent(p.sessionId, (a) => a.list(p.path, { recursive: true, limit: p.limit, offset: p.offset, cursor: p.cursor })),
     fileDelete: async (p) => ({ deleted: true, path: await agent(p.sessionId, (a) => a.delete(p.path)) }),
     fileWrite: (p) => transfers.serve(p.transferId, async (t) => {
       const written = await agent(p.sessionId, (a) => a.write(p.path, t.req, p.maxFileBytes));
