@@ -39,12 +39,13 @@ export class AuthFailureLimit {
   /**
    * Runs a credential check for a request from `address`: a 429 while the address is over its
    * limit (whatever the check found), otherwise the check's result, a miss counted as a
-   * failure. The limit is read alongside the check, so it adds no round trip.
+   * failure unless `excused` says it was no guess (an expired token of ours). The limit is read
+   * alongside the check, so it adds no round trip.
    */
-  async guard<T>(address: string, check: () => Promise<T | undefined>): Promise<T | undefined> {
+  async guard<T>(address: string, check: () => Promise<T | undefined>, excused = () => false): Promise<T | undefined> {
     const [waitSec, found] = await Promise.all([this.retryAfterSec(address), check()]);
     if (waitSec > 0) throw this.tooMany(waitSec);
-    if (found !== undefined) return found;
+    if (found !== undefined || excused()) return found;
     // Counted and judged in one step, so parallel failures cannot all slip under the limit.
     const over = await this.failed(address);
     if (over > 0) throw this.tooMany(over);

@@ -8,7 +8,7 @@ export const PREVIEW_COOKIE = 'buntime_preview';
  * with `Path=/` and `Secure`, so a sibling preview can neither set nor shadow it.
  */
 export const HOST_PREVIEW_COOKIE = '__Host-buntime_preview';
-/** How long the preview cookie set from a `?token=` lives, s (a session token lives ≤ 1 h). */
+/** Longest life of the preview cookie set from a `?token=`, s (a session token lives ≤ 1 h). */
 const COOKIE_MAX_AGE_SEC = 3600;
 
 export interface PreviewSiteOptions {
@@ -69,9 +69,14 @@ export class PreviewSite {
     return this.hostMode && this.o.scheme === 'https' ? HOST_PREVIEW_COOKIE : PREVIEW_COOKIE;
   }
 
-  /** How the preview cookie of `sessionId` is set: confined to its origin or to its path. */
-  cookieOptions(sessionId: string): CookieOptions {
-    const base: CookieOptions = { httpOnly: true, sameSite: 'lax', maxAge: COOKIE_MAX_AGE_SEC * 1000 };
+  /**
+   * How the preview cookie of `sessionId` is set: confined to its origin or to its path, and
+   * gone when its token expires (`expiresAt`, epoch ms) so a browser does not keep sending it.
+   */
+  cookieOptions(sessionId: string, expiresAt?: number): CookieOptions {
+    const left = expiresAt === undefined ? COOKIE_MAX_AGE_SEC * 1000 : expiresAt - Date.now();
+    const maxAge = Math.max(0, Math.min(COOKIE_MAX_AGE_SEC * 1000, left));
+    const base: CookieOptions = { httpOnly: true, sameSite: 'lax', maxAge };
     if (this.hostMode) return { ...base, path: '/', secure: this.o.scheme === 'https' };
     return { ...base, path: `/preview/${sessionId}/` };
   }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApi } from '../api/main.ts';
 import { AccountStore } from '../core/accounts.ts';
@@ -11,11 +12,13 @@ import { http } from './support/harness.ts';
 type Api = Awaited<ReturnType<typeof startApi>>;
 const apis: Api[] = [];
 
+const TOKEN_SECRET = randomBytes(32).toString('hex');
+
 async function service(trustProxy: string) {
   const prefix = `btauth-${randomBytes(4).toString('hex')}`;
   const api = await startApi({
     ...process.env, REDIS_URL: inject('redisUrl'), REDIS_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'silent', TRUST_PROXY: trustProxy,
-    AUTH_FAILURES_PER_MINUTE: '60',
+    AUTH_FAILURES_PER_MINUTE: '60', SESSION_TOKEN_SECRET: TOKEN_SECRET,
   });
   apis.push(api);
   const redis = createRedis(inject('redisUrl'));
@@ -34,9 +37,10 @@ const usage = (base: string, key: string, from?: string) =>
 
 let direct: { base: string; key: string };
 let proxied: { base: string; key: string };
+let browsers: { base: string; key: string };
 
 beforeAll(async () => {
-  [direct, proxied] = await Promise.all([service('false'), service('true')]);
+  [direct, proxied, browsers] = await Promise.all([service('false'), service('true'), service('false')]);
 });
 afterAll(async () => {
   await Promise.all(apis.map((a) => a.stop()));
@@ -79,5 +83,16 @@ describe('failed authentications per client address', () => {
     // The proxy appends the address it saw: what a client writes in front of it is not trusted.
     expect((await usage(proxied.base, proxied.key, '127.0.0.9, 127.0.0.3')).status).toBe(200);
     expect((await usage(proxied.base, proxied.key, '127.0.0.3, 127.0.0.2')).status).toBe(429);
+  });
+
+  it('does not count a browser\'s expired preview cookie as a guess, but does count forged ones', async () => {
+    const claims = { scope: 'session', account: 'auth', keyId: 'key_x', sub: 'ses_x', aud: 'buntime:session' };
+    const expired = jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) - 60 }, TOKEN_SECRET, { algorithm: 'HS256' });
+    const forged = jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) + 600 }, 'not-our-secret', { algorithm: 'HS256' });
+    const page = (token: string) => http('GET', '/preview/ses_x/app.js', { base: browsers.base, headers: { cookie: `buntime_preview=${token}` } });
+    const stale = await Promise.all(Array.from({ length: 80 }, () => page(expired)));
+    expect(stale.every((a) => a.status === 401)).toBe(true);
+    const guesses = await Promise.all(Array.from({ length: 61 }, () => page(forged)));
+    expect(guesses.filter((a) => a.status === 429)).toHaveLength(1);
   });
 });

@@ -79,7 +79,7 @@ describe('preview origins (PREVIEW_DOMAIN)', () => {
     expect(first.status).toBe(200);
     expect(first.text).toBe('GET /page?q=1  auth=none cookie=none');
     const [cookie] = first.headers['set-cookie'] as string[];
-    expect(cookie).toMatch(/^buntime_preview=[^;]+; Max-Age=3600; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+    expect(cookie).toMatch(/^buntime_preview=[^;]+; Max-Age=(8|9)\d\d; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
     const asset = await asHost(previewHost, '/app.js', { cookie: `${cookie!.split(';')[0]!}; theme=dark` });
     expect(asset.text).toBe('GET /app.js  auth=none cookie=theme=dark');
     // An API key is never taken from the URL.

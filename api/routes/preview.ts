@@ -3,6 +3,7 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 import { BuntimeError } from '../../core/errors.ts';
 import { requestHeaders, responseHeaders, type PreviewMode } from '../preview-headers.ts';
 import type { PreviewSite } from '../preview-site.ts';
+import { tokenExpiresAt } from '../session-tokens.ts';
 import { ctx } from '../middleware/request-context.ts';
 import type { WorkspaceService } from '../workspace-service.ts';
 
@@ -67,7 +68,7 @@ async function relay(d: PreviewDeps, req: Request, res: Response, sessionId: str
     else res.setHeader(k, v);
   }
   const token = ctx(res).previewToken;
-  if (token) res.cookie(d.site.cookieName, token, d.site.cookieOptions(sessionId));
+  if (token) res.cookie(d.site.cookieName, token, d.site.cookieOptions(sessionId, tokenExpiresAt(token)));
   await pipeline(out.body, res).catch(() => res.destroy());
 }
 
