@@ -141,8 +141,11 @@ export const agentOps = {
       path: z.string().max(4096), recursive: z.boolean(),
       limit: z.number().int().min(1), offset: z.number().int().min(0), cursor: z.string().max(4096).optional(),
     }),
+    // Defaults: an agent of an older image (a session started before an upgrade) answers
+    // without them, and its listings were complete and exact.
     reply: z.object({
-      files: z.array(fileEntrySchema), total: z.number().int(), totalExact: z.boolean(), nextCursor: z.string().nullable(),
+      files: z.array(fileEntrySchema), total: z.number().int(),
+      totalExact: z.boolean().default(true), nextCursor: z.string().nullable().default(null),
     }),
   },
   delete: { request: z.object({ path }), reply: z.object({ path: z.string() }) },

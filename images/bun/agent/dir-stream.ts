@@ -14,7 +14,8 @@ export const DT_DIR = 4;
 export const DT_REG = 8;
 
 const SYS_GETDENTS64 = process.arch === 'arm64' ? 61 : 217;
-const BUFFER_BYTES = 64 * 1024;
+/** Bytes per getdents64 call (≈ 1,000 entries of short names); one buffer per open directory. */
+const BUFFER_BYTES = 32 * 1024;
 /** Offsets in a struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name. */
 const RECLEN_AT = 16;
 const TYPE_AT = 18;
