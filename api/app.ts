@@ -1,4 +1,4 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { AccountStore } from '../core/accounts.ts';
 import type { Logger } from '../core/logger.ts';
@@ -10,6 +10,7 @@ import type { Webhooks } from '../core/webhooks/index.ts';
 import type { ApiMetrics } from './api-metrics.ts';
 import type { ExecutionService } from './execution-service.ts';
 import type { Idempotency } from './idempotency.ts';
+import type { AuthFailureLimit } from './auth-failures.ts';
 import { bearerAuth } from './middleware/auth.ts';
 import { errorHandler, notFound } from './middleware/error-handler.ts';
 import { httpMetrics } from './middleware/http-metrics.ts';
@@ -27,7 +28,8 @@ import { usageRoutes } from './routes/usage.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import type { SessionService } from './session-service.ts';
 import type { SessionTokens } from './session-tokens.ts';
-import { previewRoutes } from './routes/preview.ts';
+import type { PreviewSite } from './preview-site.ts';
+import { previewHostRoutes, previewRoutes, type PreviewDeps } from './routes/preview.ts';
 import { workspaceRoutes } from './routes/workspace.ts';
 import type { WorkspaceService } from './workspace-service.ts';
 
@@ -41,16 +43,24 @@ export interface AppDeps {
   workspace: WorkspaceService;
   /** Port inside a session that its preview URL reaches. */
   previewPort: number;
+  /** Where previews are served: their own origins (`PREVIEW_DOMAIN`) or /preview/ paths. */
+  previewSite: PreviewSite;
+  /** Failed authentications per client address. */
+  authFailures: AuthFailureLimit;
+  /** `ADMIN_TOKEN_MAX_TTL`, s. */
+  adminTokenMaxTtlSec: number;
   usage: UsageStore;
   idempotency: Idempotency;
   sessionTokens: SessionTokens;
   /** `ADMIN_JWT_SECRET`; unset, `/admin/*` answers 401 to everyone. */
   adminSecret: string | undefined;
   /**
-   * `TRUST_PROXY`: behind a reverse proxy, the client's address comes from `X-Forwarded-For`
-   * (express's `trust proxy`); otherwise it is the connection's peer and the header is ignored.
+   * `TRUST_PROXY`: behind this many reverse proxies, the client's address comes from
+   * `X-Forwarded-For` (express's `trust proxy` hop count: the address the outermost trusted
+   * proxy saw, never one the client wrote in front of it); 0: it is the connection's peer and
+   * the header is ignored.
    */
-  trustProxy: boolean;
+  trustProxy: number;
   log: Logger;
   webhooks: Webhooks;
   metrics: ApiMetrics;
@@ -66,21 +76,30 @@ export function createApp(d: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.set('trust proxy', d.trustProxy);
+  app.set('trust proxy', d.trustProxy === 0 ? false : d.trustProxy);
   app.use(requestContext(d.log));
   app.use(httpMetrics(d.metrics));
+  const auth = bearerAuth({ accounts: d.accounts, tokens: d.sessionTokens, failures: d.authFailures, site: d.previewSite });
+  const preview: PreviewDeps = {
+    workspace: d.workspace, site: d.previewSite, port: d.previewPort, sessionOfPreview: (id) => d.sessions.sessionOfPreview(id),
+  };
+  // A preview's own origin serves that preview and nothing of the API.
+  if (d.previewSite.hostMode) app.use(previewHost(d, auth, preview));
   app.use(healthRoutes(d.redis, new NodeDirectory(d.redis, d.keys)));
   app.use(metricsRoutes({ registry: d.metrics.registry, ...d.metricsAccess })); // its own bearer token
   app.use(dashboardRoutes()); // public static page; it calls the API with the key pasted into it
   // Admin JWTs, not API keys: mounted before key authentication, with its own 401s and 404s.
-  app.use('/admin', adminRoutes({ secret: d.adminSecret, accounts: d.accounts, usage: d.usage, plans: d.plans, webhooks: d.webhooks }));
+  app.use('/admin', adminRoutes({
+    secret: d.adminSecret, maxTtlSec: d.adminTokenMaxTtlSec, failures: d.authFailures, accounts: d.accounts, usage: d.usage,
+    plans: d.plans, webhooks: d.webhooks,
+  }));
   // Authenticate and meter before reading a body: unauthenticated callers cannot make us parse.
-  app.use(bearerAuth(d.accounts, d.sessionTokens));
+  app.use(auth);
   app.use(usageMeter(d.usage));
   app.use(rateLimit(d.redis, d.keys, d.plans));
   app.use(sessionScope((id) => d.executions.sessionOf(id)));
   // Preview requests carry whatever body the session's web app takes: before the JSON parser.
-  app.use(previewRoutes(d.workspace, d.previewPort));
+  app.use(previewRoutes(preview));
   app.use(bodyParserByPlan(d.plans));
   app.use(sessionRoutes(d.sessions, d.sessionTokens, d.idempotency));
   app.use(executeRoutes(d.executions, d.idempotency));
@@ -90,6 +109,13 @@ export function createApp(d: AppDeps): express.Express {
   app.use(notFound());
   app.use(errorHandler());
   return app;
+}
+
+/** Every request to the preview domain: authenticated, metered and relayed, or an error. */
+function previewHost(d: AppDeps, auth: RequestHandler, preview: PreviewDeps): RequestHandler {
+  const chain = express.Router();
+  chain.use(auth, usageMeter(d.usage), rateLimit(d.redis, d.keys, d.plans), previewHostRoutes(preview), notFound(), errorHandler());
+  return (req, res, next) => (d.previewSite.hostPreviewId(req) === undefined ? next() : chain(req, res, next));
 }
 
 /**

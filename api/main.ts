@@ -17,6 +17,8 @@ import type { NameResolver } from '../core/net/resolver.ts';
 import { TargetChecker, WebhookEmitter, webhookResolver, Webhooks, WebhookStore } from '../core/webhooks/index.ts';
 import { ApiMetrics } from './api-metrics.ts';
 import { createApp } from './app.ts';
+import { AuthFailureLimit } from './auth-failures.ts';
+import { PreviewSite } from './preview-site.ts';
 import { Notifier } from '../core/notifier.ts';
 import { ExecStream } from './exec-stream.ts';
 import { ExecutionService } from './execution-service.ts';
@@ -61,6 +63,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
   const accounts = new AccountStore(redis, keys);
+  const previewSite = new PreviewSite({ domain: cfg.PREVIEW_DOMAIN, scheme: cfg.PREVIEW_SCHEME, publicUrl: () => publicUrl });
   const webhookStore = new WebhookStore(redis, keys);
   const emitter = new WebhookEmitter({
     store: webhookStore, redis, bullPrefix: bullPrefix(cfg.REDIS_PREFIX), maxPending: cfg.WEBHOOK_MAX_PENDING,
@@ -72,7 +75,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
     checker: new TargetChecker(opts.webhookResolver ?? webhookResolver(cfg), cfg.WEBHOOK_INTERNAL_HOSTS),
   });
   const sessions = new SessionService({
-    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, publicUrl: () => publicUrl, events: sessionEvents,
+    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, previewUrl: (id) => previewSite.urlOf(id), events: sessionEvents,
   });
   const executions = new ExecutionService({
     sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS, metrics,
@@ -80,7 +83,9 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
   const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
+    previewSite, authFailures: new AuthFailureLimit(redis, keys, cfg.AUTH_FAILURES_PER_MINUTE),
     idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
+    adminTokenMaxTtlSec: cfg.ADMIN_TOKEN_MAX_TTL,
     workspace: new WorkspaceService({ sessions, plans, transfers: new TransferClient(), transferDeadlineMs: cfg.TRANSFER_DEADLINE_MS }),
     log, webhooks, metrics,
     metricsAccess: { token: cfg.METRICS_TOKEN, open: isLoopbackHost(cfg.HOST) && !cfg.TRUST_PROXY } });

@@ -18,8 +18,8 @@ export interface SessionServiceOptions {
   nodes: NodeDirectory;
   plans: Plans;
   usage: UsageStore;
-  /** Base of the URLs handed out (previewUrl). */
-  publicUrl: () => string;
+  /** Where a session's preview is served (`PreviewSite.urlOf`). */
+  previewUrl: (sessionId: string) => string;
   /** Told of sessions found lost and of lost ones deleted here (webhooks). */
   events?: { lost(rec: SessionRecord): void; deleted(rec: SessionRecord): void };
 }
@@ -70,6 +70,11 @@ export class SessionService {
       filesCount: 0, activeProcesses: 0,
     };
     return this.view(rec, true);
+  }
+
+  /** The session a preview origin's id stands for, if any (ownership is checked when it is used). */
+  sessionOfPreview(previewId: string): Promise<string | undefined> {
+    return this.o.store.byPreviewId(previewId);
   }
 
   /** The caller's live session; anyone else's, or an expired one, is `session_not_found`. */
@@ -143,6 +148,6 @@ export class SessionService {
   }
 
   private view(rec: SessionRecord, alive: boolean, stat?: { filesCount: number; activeProcesses: number }): SessionView {
-    return toSessionView(rec, { alive, publicUrl: this.o.publicUrl(), stat });
+    return toSessionView(rec, { alive, previewUrl: this.o.previewUrl(rec.sessionId), stat });
   }
 }

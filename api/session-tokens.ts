@@ -42,6 +42,19 @@ export class SessionTokens {
     return { ...principal, session: c.sub };
   }
 
+  /**
+   * True for a token this service signed that has merely expired: a browser's stale preview
+   * cookie, not a guess (the failed-authentication limit does not count it).
+   */
+  expired(token: string): boolean {
+    try {
+      jwt.verify(token, this.secret, { algorithms: ['HS256'], audience: AUDIENCE, ignoreExpiration: true });
+      return this.verify(token) === undefined;
+    } catch {
+      return false;
+    }
+  }
+
   private verify(token: string): { sub: string; account: string; keyId: string } | undefined {
     try {
       const c = jwt.verify(token, this.secret, { algorithms: ['HS256'], audience: AUDIENCE });
@@ -53,6 +66,12 @@ export class SessionTokens {
       return undefined;
     }
   }
+}
+
+/** When a token (already verified) expires, epoch ms; undefined when it says nothing. */
+export function tokenExpiresAt(token: string): number | undefined {
+  const claims = jwt.decode(token);
+  return typeof claims === 'object' && claims !== null && typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
 }
 
 /**

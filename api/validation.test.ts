@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BuntimeError } from '../core/errors.ts';
-import { executeBody, parse, resolveInWorkspace } from './validation.ts';
+import { executeBody, isBase64, parse, resolveInWorkspace } from './validation.ts';
 
 describe('resolveInWorkspace', () => {
   it.each([
@@ -41,5 +41,21 @@ describe('executeBody', () => {
 
   it('refuses stream with background', () => {
     expect(() => parse(executeBody, { sessionId: 's', code: '1', stream: true, background: true })).toThrow(/stream/);
+  });
+});
+
+describe('base64 content', () => {
+  it.each(['', 'aGk=', 'aGk', 'aGVsbG8gd29ybGQ=', 'a-_b', 'aGVs\nbG8=', Buffer.from([0xfb, 0xff]).toString('base64')])('accepts %j', (t) => {
+    expect(isBase64(t)).toBe(true);
+  });
+
+  it.each(['!!!', 'not base64 at all', 'aGk=x', 'a', 'aGk==a=', 'abcde=', '日本'])('refuses %j', (t) => {
+    expect(isBase64(t)).toBe(false);
+  });
+
+  it('is a 400 naming the content of an execute file', () => {
+    const bad = { sessionId: 's', code: '1', files: [{ path: 'a', content: '%%%', encoding: 'base64' }] };
+    expect(() => parse(executeBody, bad)).toThrow(expect.objectContaining({ code: 'invalid_request', details: expect.objectContaining({ field: 'files.0.content' }) }));
+    expect(parse(executeBody, { ...bad, files: [{ path: 'a', content: '%%%' }] }).files?.[0]?.content).toBe('%%%');
   });
 });

@@ -33,11 +33,29 @@ export const createSessionBody = z.strictObject({
 });
 export type CreateSessionBody = z.infer<typeof createSessionBody>;
 
+/**
+ * True for a base64 text (standard or URL-safe alphabet, padding optional, MIME line breaks
+ * ignored), so that garbage is refused instead of decoding to whatever Node makes of it.
+ */
+export function isBase64(text: string): boolean {
+  const s = text.replace(/\r?\n/g, '');
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) return false;
+  const padded = s.endsWith('=');
+  return padded ? s.length % 4 === 0 : s.length % 4 !== 1;
+}
+
+/** Refuses `content` that claims to be base64 and is not (a 400 naming the field). */
+export function base64Content(v: { content: string; encoding: 'utf8' | 'base64' }, ctx: z.RefinementCtx): void {
+  if (v.encoding === 'base64' && !isBase64(v.content)) {
+    ctx.addIssue({ code: 'custom', path: ['content'], message: 'content is not valid base64' });
+  }
+}
+
 const fileInput = z.strictObject({
   path: workspacePath,
   content: z.string(),
   encoding: z.enum(['utf8', 'base64']).default('utf8'),
-});
+}).superRefine(base64Content);
 
 export const executeBody = z
   .strictObject({

@@ -59,8 +59,9 @@ export class WorkspaceService {
     return { size: Number(answer.headers['content-length'] ?? 0), body: answer.body };
   }
 
-  list(who: Principal, sessionId: string, path: string, limit: number, offset: number) {
-    return this.o.sessions.call(who, sessionId, 'fileList', { path, limit, offset });
+  /** One page of the listing of `path`: from `offset`, or from a previous page's `nextCursor`. */
+  list(who: Principal, sessionId: string, path: string, page: { limit: number; offset: number; cursor?: string }) {
+    return this.o.sessions.call(who, sessionId, 'fileList', { path, ...page });
   }
 
   delete(who: Principal, sessionId: string, path: string) {

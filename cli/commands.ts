@@ -87,7 +87,8 @@ async function usage(args: Args, env: CliEnv, json: boolean): Promise<string> {
 
 function token(args: Args, cfg: Config, json: boolean): string {
   if (!cfg.ADMIN_JWT_SECRET) throw new BuntimeError('invalid_request', 'ADMIN_JWT_SECRET is not set: the same secret as the API is needed');
-  const t = signAdminToken(cfg.ADMIN_JWT_SECRET, intFlag(args, 'ttl', 3600));
+  // Never longer than the API accepts (ADMIN_TOKEN_MAX_TTL): such a token would only be refused.
+  const t = signAdminToken(cfg.ADMIN_JWT_SECRET, intFlag(args, 'ttl', 3600), cfg.ADMIN_TOKEN_MAX_TTL);
   return json ? JSON.stringify(t) : t.token;
 }
 

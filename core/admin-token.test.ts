@@ -24,6 +24,16 @@ describe('admin tokens', () => {
     expect(verifyAdminToken(SECRET, 'garbage')).toBe(false);
   });
 
+  it('refuse a token whose exp lies further ahead than the maximum lifetime', () => {
+    const now = Math.floor(Date.now() / 1000);
+    const at = (exp: number) => jwt.sign({ scope: 'admin', exp }, SECRET, { algorithm: 'HS256' });
+    expect(verifyAdminToken(SECRET, at(now + 10 * 365 * 86_400))).toBe(false);
+    expect(verifyAdminToken(SECRET, at(now + 86_400 + 60))).toBe(false);
+    expect(verifyAdminToken(SECRET, at(now + 86_400 - 60))).toBe(true);
+    expect(verifyAdminToken(SECRET, at(now + 7200), 3600)).toBe(false);
+    expect(verifyAdminToken(SECRET, at(now + 3000), 3600)).toBe(true);
+  });
+
   it('refuse to mint for a ttl out of range', () => {
     for (const ttl of [0, 1.5, MAX_ADMIN_TTL_SEC + 1]) expect(() => signAdminToken(SECRET, ttl)).toThrow(RangeError);
   });

@@ -135,12 +135,21 @@ export const agentOps = {
     request: z.object({ path, token, maxFileBytes: z.number().int().positive() }),
     reply: z.object({ size: z.number().int() }),
   },
+  /**
+   * One page of a listing (images/bun/agent/list-pager.ts): `cursor` is a page's `nextCursor`
+   * (null at the end); `total` counts at most 50,000 entries (`totalExact` false past that).
+   */
   list: {
     request: z.object({
       path: z.string().max(4096), recursive: z.boolean(),
-      limit: z.number().int().min(1), offset: z.number().int().min(0),
+      limit: z.number().int().min(1), offset: z.number().int().min(0), cursor: z.string().max(4096).optional(),
     }),
-    reply: z.object({ files: z.array(fileEntrySchema), total: z.number().int() }),
+    // Defaults: an agent of an older image (a session started before an upgrade) answers
+    // without them, and its listings were complete and exact.
+    reply: z.object({
+      files: z.array(fileEntrySchema), total: z.number().int(),
+      totalExact: z.boolean().default(true), nextCursor: z.string().nullable().default(null),
+    }),
   },
   delete: { request: z.object({ path }), reply: z.object({ path: z.string() }) },
   mkdir: { request: z.object({ path }), reply: z.object({ path: z.string() }) },

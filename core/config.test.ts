@@ -42,3 +42,23 @@ describe('webhook configuration', () => {
     });
   });
 });
+
+describe('preview and authentication settings', () => {
+  it('default to path-mode previews, a 24 h admin token lifetime and 60 failures a minute', () => {
+    const cfg = loadConfig({});
+    expect(cfg).toMatchObject({
+      PREVIEW_SCHEME: 'https', PREVIEW_FIRST_BYTE_MS: 30_000, ADMIN_TOKEN_MAX_TTL: 86_400, AUTH_FAILURES_PER_MINUTE: 60, TRUST_PROXY: 0,
+    });
+    expect(cfg.PREVIEW_DOMAIN).toBeUndefined();
+  });
+
+  it('takes a preview domain (lowercased, optionally with a port) and a proxy count', () => {
+    expect(loadConfig({ PREVIEW_DOMAIN: 'Example-Preview.NET' }).PREVIEW_DOMAIN).toBe('example-preview.net');
+    expect(loadConfig({ PREVIEW_DOMAIN: 'preview.test:8443' }).PREVIEW_DOMAIN).toBe('preview.test:8443');
+    expect(['true', 'false', '1', '0', '2'].map((v) => loadConfig({ TRUST_PROXY: v }).TRUST_PROXY)).toEqual([1, 0, 1, 0, 2]);
+    for (const bad of ['localhost', '*.preview.test', 'https://preview.test', 'a..b', '-a.b']) {
+      expect(() => loadConfig({ PREVIEW_DOMAIN: bad })).toThrow(/PREVIEW_DOMAIN/);
+    }
+    expect(() => loadConfig({ TRUST_PROXY: 'yes' })).toThrow(/TRUST_PROXY/);
+  });
+});

@@ -28,6 +28,10 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PLANS_FILE: z.string().default(new URL('../config/plans.json', import.meta.url).pathname),
   ADMIN_JWT_SECRET: z.string().min(16).optional(),
+  /** Longest lifetime an admin JWT may have, s: one whose `exp` is further ahead is refused. */
+  ADMIN_TOKEN_MAX_TTL: z.coerce.number().int().min(60).default(86_400),
+  /** Failed authentications one client address may make per minute before it gets 429s; 0 = no limit. */
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   SESSION_TOKEN_SECRET: z.string().min(32).optional(),
   PUBLIC_URL: z.string().url().optional(),
   NODE_ID: z.string().regex(/^[a-z0-9_-]{1,40}$/i).default(hostname().replace(/[^a-z0-9_-]/gi, '').slice(0, 40) || 'node'),
@@ -57,6 +61,15 @@ const schema = z.object({
   IDLE_AFTER: z.coerce.number().int().min(1).default(300),
   /** Port inside a session that its previewUrl reaches (a server user code runs there). */
   PREVIEW_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  /**
+   * Domain whose subdomains serve previews, one origin per session (`{previewId}.PREVIEW_DOMAIN`,
+   * optionally with `:port`); unset, previews are served under /preview/{sessionId}/ instead.
+   */
+  PREVIEW_DOMAIN: z.string().toLowerCase().regex(/^(?=.{1,200}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+(:\d{1,5})?$/, 'a DNS name with at least two labels, optionally :port').optional(),
+  /** Scheme of preview URLs on PREVIEW_DOMAIN (https in production; http for local tests). */
+  PREVIEW_SCHEME: z.enum(['https', 'http']).default('https'),
+  /** How long a session's preview server may take to start answering, ms (then 504); under the preview job's 60 s. */
+  PREVIEW_FIRST_BYTE_MS: z.coerce.number().int().min(100).max(50_000).default(30_000),
   /** Seconds without a request after which a session is snapshotted and its container removed. */
   SLEEP_AFTER: z.coerce.number().int().min(1).default(1800),
   /** Directory of workspace snapshots of deep-sleeping sessions (a shared mount across nodes). */
@@ -74,7 +87,12 @@ const schema = z.object({
    * and its caller told 408. Unset: the queue catalogue's default per job (2–5 minutes).
    */
   TRANSFER_DEADLINE_MS: z.coerce.number().int().min(1000).optional(),
-  TRUST_PROXY: bool.default(false),
+  /**
+   * Reverse proxies in front of the API whose `X-Forwarded-For` is trusted: `false` (0, none:
+   * the peer address is the client), `true` (1) or a count of hops.
+   */
+  TRUST_PROXY: z.string().regex(/^(true|false|\d{1,2})$/, 'true, false or a number of proxies')
+    .default('false').transform((v) => (v === 'true' ? 1 : v === 'false' ? 0 : Number(v))),
   // Egress policy proxy (runner/egress/); see .env.example.
   EGRESS_INTERNAL_HOSTS: internalHosts('EGRESS_INTERNAL_HOSTS'),
   EGRESS_RESOLVER: z.enum(['system', 'static']).default('system'),

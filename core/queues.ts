@@ -90,8 +90,10 @@ export const nodeJobs = {
   },
   fileList: {
     lane: 'control', deadlineMs: 30_000,
-    payload: sessionRef.extend({ path, limit: z.number().int(), offset: z.number().int() }),
-    result: z.object({ files: z.array(fileEntrySchema), total: z.number().int() }),
+    payload: sessionRef.extend({ path, limit: z.number().int(), offset: z.number().int(), cursor: z.string().max(4096).optional() }),
+    result: z.object({
+      files: z.array(fileEntrySchema), total: z.number().int(), totalExact: z.boolean(), nextCursor: z.string().nullable(),
+    }),
   },
   fileDelete: {
     lane: 'control', deadlineMs: 30_000,

@@ -45,6 +45,8 @@ export class Keys {
   constructor(readonly prefix: string) {}
 
   session(id: string): string { return `${this.prefix}:session:${id}`; }
+  /** Session id of a preview origin's id (`core/session-store.ts` previewIdOf). */
+  previewIndex(previewId: string): string { return `${this.prefix}:preview:${previewId}`; }
   accountSessions(account: string): string { return `${this.prefix}:account:${account}:sessions`; }
   account(name: string): string { return `${this.prefix}:account:${name}`; }
   accounts(): string { return `${this.prefix}:accounts`; }
@@ -52,6 +54,8 @@ export class Keys {
   keyByHash(hash: string): string { return `${this.prefix}:key:${hash}`; }
   keyById(id: string): string { return `${this.prefix}:keyid:${id}`; }
   rate(keyId: string, window: number): string { return `${this.prefix}:rl:${keyId}:${window}`; }
+  /** Failed authentications of one client address in its current minute. */
+  authFailures(address: string): string { return `${this.prefix}:authfail:${address}`; }
   idempotency(account: string, scope: string, key: string): string {
     return `${this.prefix}:idem:${account}:${scope}:${key}`;
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { randomBase62 } from './accounts.ts';
 import type { Keys } from './redis.ts';
@@ -27,6 +28,37 @@ export interface SessionRecord {
 /** A new session id: `ses_` + 20 random base62 characters. */
 export function newSessionId(): string {
   return `ses_${randomBase62(20)}`;
+}
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/**
+ * The id of a session's preview origin (`{previewId}.PREVIEW_DOMAIN`): `ses-` + 24 lowercase
+ * base32 characters (120 bits) of a hash of the session id. Session ids are mixed-case and
+ * hold `_`, which a host name cannot carry (browsers lowercase hosts; public CAs refuse `_`).
+ * Derived rather than drawn so that every process knows it without a lookup; it reveals
+ * nothing of the session id.
+ */
+export function previewIdOf(sessionId: string): string {
+  const digest = createHash('sha256').update(`buntime-preview:${sessionId}`).digest();
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of digest) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < 24) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= 0xff;
+  }
+  return `ses-${out}`;
+}
+
+/** True for a string shaped like a preview id (checked before any lookup). */
+export function isPreviewId(s: string): boolean {
+  return /^ses-[a-z2-7]{24}$/.test(s);
 }
 
 /** How long a slot reserved for a create in flight is held if nobody confirms it, ms. */
@@ -71,14 +103,22 @@ export class SessionStore {
    */
   async put(rec: SessionRecord, slotId = rec.sessionId): Promise<void> {
     const key = this.keys.session(rec.sessionId);
+    const index = this.keys.previewIndex(previewIdOf(rec.sessionId));
     await this.redis
       .multi()
       .hset(key, serialize(rec))
       .pexpireat(key, rec.expiresAt + 3_600_000)
+      .set(index, rec.sessionId, 'PXAT', rec.expiresAt + 3_600_000)
       .zrem(this.keys.accountSessions(rec.account), slotId)
       .zadd(this.keys.accountSessions(rec.account), rec.expiresAt, rec.sessionId)
       .zadd(this.keys.nodeExpiries(rec.nodeId), rec.expiresAt, rec.sessionId)
       .exec();
+  }
+
+  /** The session whose preview origin is `previewId`, if it is still recorded. */
+  async byPreviewId(previewId: string): Promise<string | undefined> {
+    if (!isPreviewId(previewId)) return undefined;
+    return (await this.redis.get(this.keys.previewIndex(previewId))) ?? undefined;
   }
 
   async get(sessionId: string): Promise<SessionRecord | undefined> {
@@ -113,6 +153,7 @@ export class SessionStore {
     const res = await this.redis
       .multi()
       .del(this.keys.session(rec.sessionId))
+      .del(this.keys.previewIndex(previewIdOf(rec.sessionId)))
       .zrem(this.keys.accountSessions(rec.account), rec.sessionId)
       .zrem(this.keys.nodeExpiries(rec.nodeId), rec.sessionId)
       .exec();

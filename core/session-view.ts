@@ -24,11 +24,12 @@ export type SessionView = z.infer<typeof sessionViewSchema>;
 
 /**
  * Builds the view of a session record. `alive` is whether its node is alive (else `lost`);
- * `stat` fresh counts when the caller has them (else the record's last known ones).
+ * `previewUrl` where its preview is served; `stat` fresh counts when the caller has them (else
+ * the record's last known ones).
  */
 export function toSessionView(
   rec: SessionRecord,
-  o: { alive: boolean; publicUrl: string; stat?: { filesCount: number; activeProcesses: number } },
+  o: { alive: boolean; previewUrl: string; stat?: { filesCount: number; activeProcesses: number } },
 ): SessionView {
   return {
     sessionId: rec.sessionId,
@@ -40,6 +41,6 @@ export function toSessionView(
     activeProcesses: o.stat?.activeProcesses ?? (rec.state === 'deep-sleep' ? 0 : rec.activeProcesses),
     metadata: rec.metadata,
     resourceLimits: rec.resourceLimits,
-    previewUrl: `${o.publicUrl}/preview/${rec.sessionId}/`,
+    previewUrl: o.previewUrl,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Builds the sandbox image (`SANDBOX_IMAGE`, default `buntime-sandbox:<package version>`) offline: `FROM scratch` plus a
  * root filesystem assembled from local material only (the Bun binary of the `bun` npm package,
- * the host's glibc that Bun links against, busybox-static, the static launcher compiled here and
+ * the host's glibc that Bun links against, busybox-static, the static launcher and watcher compiled here and
  * the bundled agent). The image carries the label `buntime.hash`, a sha256 over the content of
  * every input under its checkout-independent name; when an image with the tag and that hash
  * exists the build is skipped.
@@ -27,6 +27,8 @@ const BUSYBOX = '/bin/busybox';
 const BUN_IN_IMAGE = 'usr/local/bin/bun';
 /** Where the agent's own files live inside the image. */
 const OPT = 'opt/buntime';
+/** Static helpers of the agent, `images/bun/<name>.c` → `/opt/buntime/<name>`. */
+const HELPERS = ['launcher', 'watcher'] as const;
 /** Files above this size have their digest cached (see fileDigest). */
 const BIG_FILE = 1024 * 1024;
 const DIGEST_CACHE = join(ROOT, '.buntime', 'image-digests.json');
@@ -114,7 +116,9 @@ function inputsHash(files: Input[], extra: string[]): string {
 
 /** Every input of the image, named by the repo-relative path or the path inside the image. */
 function imageInputs(bun: string, libs: string[]): Input[] {
-  const project = [fileURLToPath(import.meta.url), join(IMAGE_DIR, 'launcher.c'), join(IMAGE_DIR, 'smoke.ts'), ...agentSources()];
+  const project = [
+    fileURLToPath(import.meta.url), ...HELPERS.map((h) => join(IMAGE_DIR, `${h}.c`)), join(IMAGE_DIR, 'smoke.ts'), ...agentSources(),
+  ];
   return [
     ...project.map((path) => ({ name: relative(ROOT, path), path })),
     { name: BUN_IN_IMAGE, path: bun },
@@ -159,14 +163,20 @@ async function removeReplaced(docker: Docker, old: { id: string } | undefined, t
   await docker.getImage(old.id).remove().catch(() => undefined);
 }
 
-function compileLauncher(work: string): Buffer {
-  const out = join(work, 'launcher');
+type Helpers = Record<(typeof HELPERS)[number], Buffer>;
+
+function compileHelpers(work: string): Helpers {
+  return Object.fromEntries(HELPERS.map((name) => [name, compileHelper(work, name)])) as Helpers;
+}
+
+function compileHelper(work: string, name: string): Buffer {
+  const out = join(work, name);
   try {
-    execFileSync('gcc', ['-static', '-O2', '-Wall', '-Werror', '-o', out, join(IMAGE_DIR, 'launcher.c')], {
+    execFileSync('gcc', ['-static', '-O2', '-Wall', '-Werror', '-o', out, join(IMAGE_DIR, `${name}.c`)], {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
   } catch (err) {
-    throw new Error(`cannot compile images/bun/launcher.c with gcc -static (${(err as Error).message}); `
+    throw new Error(`cannot compile images/bun/${name}.c with gcc -static (${(err as Error).message}); `
       + 'apt-get install gcc libc6-dev');
   }
   return readFileSync(out);
@@ -192,7 +202,7 @@ function passwd(): Entry[] {
   ];
 }
 
-function rootfs(bun: string, libs: string[], applets: string[], launcher: Buffer, agent: Buffer): Entry[] {
+function rootfs(bun: string, libs: string[], applets: string[], helpers: Helpers, agent: Buffer): Entry[] {
   const dirs = ['bin', 'dev', 'etc', OPT, 'proc', 'root', 'run/buntime', 'run/buntime-host', 'sys', 'usr/bin', 'usr/local/bin',
     'workspace', ...libs.map((l) => dirname(l).slice(1))];
   return [
@@ -204,7 +214,7 @@ function rootfs(bun: string, libs: string[], applets: string[], launcher: Buffer
     file('bin/busybox', readFileSync(BUSYBOX), 0o755),
     ...applets.map((a) => link(`bin/${a}`, 'busybox')),
     link('usr/bin/env', '/bin/busybox'),
-    file(`${OPT}/launcher`, launcher, 0o755),
+    ...HELPERS.map((h) => file(`${OPT}/${h}`, helpers[h], 0o755)),
     file(`${OPT}/agent.js`, agent),
     file(`${OPT}/smoke.ts`, readFileSync(join(IMAGE_DIR, 'smoke.ts'))),
     ...passwd(),
@@ -283,7 +293,7 @@ async function main(): Promise<void> {
   }
   const work = mkdtempSync(join(tmpdir(), 'buntime-image-'));
   try {
-    const entries = rootfs(bun, libs, applets, compileLauncher(work), bundleAgent(work, bun, ver));
+    const entries = rootfs(bun, libs, applets, compileHelpers(work), bundleAgent(work, bun, ver));
     await build(docker, tag, context(entries, dockerfile(hash, ver)));
     await removeReplaced(docker, old, tag);
   } finally {

@@ -64,7 +64,8 @@ export class AgentClient {
     return this.channel.call('stat', {});
   }
 
-  list(path: string, opts: { recursive: boolean; limit: number; offset: number }): Promise<{ files: FileEntry[]; total: number }> {
+  /** One page of a listing; `cursor` is the previous page's `nextCursor`. */
+  list(path: string, opts: Omit<AgentRequestOf<'list'>, 'path'>): Promise<AgentReplyOf<'list'>> {
     return this.channel.call('list', { path, ...opts });
   }
 

@@ -124,7 +124,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
   const transferUrl = await transfers.start(cfg.TRANSFER_HOST, cfg.TRANSFER_PORT, cfg.TRANSFER_URL);
   const access = new AgentAccess({ sandboxes, lifecycle, store, driver, log: log.child({ module: 'access' }) });
   const executor = new Executor({ access, events: new ExecEventLog(redis, keys), usage, log: log.child({ module: 'executor' }), node: events });
-  const handlers = nodeHandlers({ access, exec: executor, janitor, transfers });
+  const handlers = nodeHandlers({ access, exec: executor, janitor, transfers, previewFirstByteMs: cfg.PREVIEW_FIRST_BYTE_MS });
   const common = { connection: blocking, publisher: redis, keys, bullPrefix: bullPrefix(cfg.REDIS_PREFIX), clock, log };
   const onExpired = (_name: string, payload: unknown) => {
     const keyId = (payload as { keyId?: unknown }).keyId;

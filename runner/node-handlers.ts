@@ -16,10 +16,12 @@ export interface NodeHandlerDeps {
   exec: Executor;
   janitor: Janitor;
   transfers: TransferHub;
+  /** How long a session's preview server may take to start answering, ms. */
+  previewFirstByteMs: number;
 }
 
 /** Handlers of a node's queues: every job about a session hosted on this node. */
-export function nodeHandlers({ access, exec, janitor, transfers }: NodeHandlerDeps): Handlers<NodeJobs> {
+export function nodeHandlers({ access, exec, janitor, transfers, previewFirstByteMs }: NodeHandlerDeps): Handlers<NodeJobs> {
   const agent = access.use.bind(access);
   return {
     execute: (p) => exec.run(p),
@@ -31,7 +33,7 @@ export function nodeHandlers({ access, exec, janitor, transfers }: NodeHandlerDe
     },
     processes: async (p) => ({ processes: await agent(p.sessionId, (a) => a.ps()) }),
     stat: (p) => agent(p.sessionId, (a) => a.stat()),
-    fileList: (p) => agent(p.sessionId, (a) => a.list(p.path, { recursive: true, limit: p.limit, offset: p.offset })),
+    fileList: (p) => agent(p.sessionId, (a) => a.list(p.path, { recursive: true, limit: p.limit, offset: p.offset, cursor: p.cursor })),
     fileDelete: async (p) => ({ deleted: true, path: await agent(p.sessionId, (a) => a.delete(p.path)) }),
     fileWrite: (p, ctx) => transfers.serve(p.transferId, async (t) => {
       const size = Number(t.req.headers['content-length'] ?? NaN);
@@ -57,7 +59,7 @@ export function nodeHandlers({ access, exec, janitor, transfers }: NodeHandlerDe
     }), left(ctx)),
     // The whole exchange counts as a use of the session: it is never paused mid-answer.
     preview: (p, ctx) => transfers.serve(p.transferId, (t) => agent(p.sessionId, async (a) => ({
-      status: await relayPreview(t, await a.tcp(p.port, PREVIEW_CONNECT_MS)),
+      status: await relayPreview(t, await a.tcp(p.port, PREVIEW_CONNECT_MS), previewFirstByteMs),
     })), left(ctx)),
   };
 }

@@ -7,28 +7,28 @@ import {
 } from '../core/transfers.ts';
 import type { Transfer } from './transfer-hub.ts';
 
-/** How long the session's server may take to start answering, ms. */
-const FIRST_BYTE_MS = 30_000;
-
 /**
  * One preview exchange: the request the API received (method, path and headers in its transfer
  * headers, body streamed) is sent to the session's server over `upstream` (a connection the
  * agent relays from inside the session), and the answer streams back on the transfer as it
- * comes — bodies of any size or duration, never buffered. Returns the server's status.
+ * comes — bodies of any size, never buffered, for as long as the job's deadline allows. A server
+ * that has not started answering after `firstByteMs` is a 504, one that closes the connection
+ * without an answer a 502. Returns the server's status.
  */
-export async function relayPreview(t: Transfer, upstream: Socket): Promise<number> {
+export async function relayPreview(t: Transfer, upstream: Socket, firstByteMs: number): Promise<number> {
   const method = String(t.req.headers[PREVIEW_METHOD_HEADER] ?? 'GET');
   const path = String(t.req.headers[PREVIEW_PATH_HEADER] ?? '/');
   const headers = decodeHeaders(t.req.headers[PREVIEW_HEADERS_HEADER]);
-  const out = request({ method, path, headers, createConnection: () => upstream, timeout: FIRST_BYTE_MS });
+  const out = request({ method, path, headers, createConnection: () => upstream });
+  // A timer of our own: http.request's `timeout` option never arms on a socket handed over
+  // already connected (it waits for a 'connect' event that has long passed).
+  const timer = setTimeout(() => out.destroy(new BuntimeError('gateway_timeout', 'the preview server did not answer in time')), firstByteMs);
   const answered = new Promise<IncomingMessage>((resolve, reject) => {
     out.once('response', resolve);
-    out.once('timeout', () => out.destroy(new BuntimeError('gateway_timeout', 'the preview server did not answer in time')));
     out.once('error', (err) => reject(err instanceof BuntimeError ? err : badGateway(err)));
   });
   t.req.pipe(out);
-  const res = await answered;
-  out.setTimeout(0);
+  const res = await answered.finally(() => clearTimeout(timer));
   t.res.writeHead(200, {
     [PREVIEW_STATUS_HEADER]: String(res.statusCode ?? 502),
     [PREVIEW_HEADERS_HEADER]: encodeHeaders(res.headers),

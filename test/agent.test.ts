@@ -255,6 +255,37 @@ describe('agent: files', () => {
     const untouched = await a.run({ kind: 'command', source: 'ls /tmp; head -c 4 /etc/passwd' });
     expect(untouched.stdout).toBe('root');
   });
+
+  it('pages a listing with cursors: every entry once, small directories sorted, a big one in its own order', async () => {
+    // pages/: b/ (3 files), a.txt, many/ (10,050 files: past the sorting limit), c/ (a link to b, not followed).
+    const made = await a.run({
+      kind: 'command',
+      source: 'mkdir -p pages/b pages/many && cd pages && touch a.txt b/3 b/1 b/2 && ln -s b c && cd many && seq 1 10050 | xargs touch',
+    });
+    expect(made.status).toBe('ok');
+    const all: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const page = await a.client.list('pages', { recursive: true, limit: 997, offset: 0, ...(cursor ? { cursor } : {}) });
+      all.push(...page.files.map((f) => f.path));
+      expect(page).toMatchObject({ total: 10_057, totalExact: true });
+      pages++;
+      if (page.nextCursor === null) break;
+      cursor = page.nextCursor;
+    }
+    expect(pages).toBe(11);
+    expect(all.slice(0, 6)).toEqual(['pages/a.txt', 'pages/b', 'pages/b/1', 'pages/b/2', 'pages/b/3', 'pages/c']);
+    expect(all[6]).toBe('pages/many');
+    const many = all.slice(7);
+    expect(new Set(many).size).toBe(10_050);
+    expect(many.every((p) => /^pages\/many\/\d+$/.test(p))).toBe(true);
+    // offset walks the same order; a cursor that was never handed out is refused.
+    const byOffset = await a.client.list('pages', { recursive: true, limit: 5, offset: 5000 });
+    expect(byOffset.files.map((f) => f.path)).toEqual(all.slice(5000, 5005));
+    await expect(a.client.list('pages', { recursive: true, limit: 5, offset: 0, cursor: 'garbage' })).rejects.toMatchObject({ code: 'invalid_request' });
+    await a.run({ kind: 'command', source: 'rm -rf pages' });
+  });
 });
 
 describe('agent: attacks', () => {

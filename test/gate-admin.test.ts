@@ -59,12 +59,14 @@ describe('admin API', () => {
     const token = cli.stdout.trim();
     expect(jwt.decode(token)).toMatchObject({ scope: 'admin', exp: expect.any(Number) });
     expect((await admin('GET', '/accounts', token)).status).toBe(200);
+    // The CLI does not mint what the API would refuse.
+    expect((await adminCli(['token', '--ttl', String(2 * 86_400)], { ADMIN_JWT_SECRET: SECRET })).code).not.toBe(0);
     const noSecret = await adminCli(['token']);
     expect(noSecret.code).toBe(2);
     expect(noSecret.stdout).toBe('');
   });
 
-  it('refuses expired, wrong-secret, missing, unsigned, non-HS256, exp-less and non-admin tokens with 401', async () => {
+  it('refuses expired, too long-lived, wrong-secret, missing, unsigned, non-HS256, exp-less and non-admin tokens with 401', async () => {
     const now = Math.floor(Date.now() / 1000);
     const bad = {
       expired: jwt.sign({ scope: 'admin', exp: now - 10 }, SECRET, { algorithm: 'HS256' }),
@@ -73,6 +75,9 @@ describe('admin API', () => {
       none: `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ scope: 'admin', exp: now + 300 })}.`,
       noExp: jwt.sign({ scope: 'admin' }, SECRET, { algorithm: 'HS256' }),
       notAdmin: jwt.sign({ scope: 'session', exp: now + 300 }, SECRET, { algorithm: 'HS256' }),
+      // Longer-lived than ADMIN_TOKEN_MAX_TTL (24 h by default): a leaked token must not live for years.
+      tenYears: jwt.sign({ scope: 'admin', exp: now + 10 * 365 * 86_400 }, SECRET, { algorithm: 'HS256' }),
+      twoDays: jwt.sign({ scope: 'admin', exp: now + 2 * 86_400 }, SECRET, { algorithm: 'HS256' }),
       apiKey: (await newAccount()).key,
       garbage: 'not-a-token',
     };

@@ -24,6 +24,9 @@ export default async function setup(project: TestProject) {
     NODE_ID: `test-${run}`,
     PORT: '0',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    // Every test talks from 127.0.0.1, and many present bad credentials on purpose: the failed-
+    // authentication limit of one address is tested on services of its own.
+    AUTH_FAILURES_PER_MINUTE: process.env.AUTH_FAILURES_PER_MINUTE ?? '0',
   };
   const runner = await startRunner(env);
   const api = await startApi(env);

@@ -33,6 +33,7 @@ describe('bad input', () => {
     ['a workingDir outside /workspace', (s) => ({ sessionId: s, code: '1', workingDir: '/workspace/../etc' }), 'workingDir'],
     ['an unknown field', (s) => ({ sessionId: s, code: '1', bogus: true })],
     ['an ill-typed field', (s) => ({ sessionId: s, code: 42 }), 'code'],
+    ['a file whose base64 content is not base64', (s) => ({ sessionId: s, code: '1', files: [{ path: 'a', content: '%%% not base64', encoding: 'base64' }] }), 'files.0.content'],
   ];
   for (const [name, body, field] of cases) {
     it(`refuses ${name} with 400 invalid_request`, async () => {
@@ -41,6 +42,13 @@ describe('bad input', () => {
       if (field) expect(res.json.error.details.field).toBe(field);
     });
   }
+
+  it('refuses a /files/write whose base64 content is not base64, and writes nothing', async () => {
+    const res = await http('POST', '/files/write', { key, body: { sessionId, path: 'garbage.bin', content: '!!!not-base64!!!', encoding: 'base64' } });
+    expectEnvelope(res, 400, 'invalid_request');
+    expect(res.json.error.details.field).toBe('content');
+    expect((await http('GET', `/files/read?sessionId=${sessionId}&path=garbage.bin`, { key })).status).toBe(404);
+  });
 
   it('refuses malformed JSON with 400', async () => {
     const res = await http('POST', '/execute', { key, raw: '{"sessionId": ' });

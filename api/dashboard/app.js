@@ -16,7 +16,7 @@ const USAGE_AFTER_RUN_MS = 5_000;
 const MAX_OUTPUT_CHARS = 200_000;
 const DAYS = 30;
 
-const state = { key: '', selected: '', pollTimer: 0, lastRefresh: 0, usageAt: 0, refreshing: false, run: null };
+const state = { key: '', selected: '', pollTimer: 0, lastRefresh: 0, usageAt: 0, refreshing: false, run: null, previewUrls: new Map() };
 
 const $ = (id) => document.getElementById(id);
 
@@ -181,6 +181,7 @@ async function refreshSessions() {
   try {
     const { sessions, total } = await api(`/sessions?${q({ limit: 100 })}`);
     state.lastRefresh = Date.now();
+    state.previewUrls = new Map(sessions.map((s) => [s.sessionId, s.previewUrl]));
     renderSessions(sessions, total);
     $('refreshed-at').textContent = `Last refreshed ${new Date().toLocaleTimeString()}.`;
     if (state.selected && !sessions.some((s) => s.sessionId === state.selected)) closeDetail();
@@ -274,10 +275,16 @@ async function mintPreviewLink(sessionId) {
   try {
     const { token } = await api(`/sessions/${encodeURIComponent(sessionId)}/token`, { method: 'POST', body: { ttl: 900 } });
     if (sessionId !== state.selected) return;
-    $('preview-link').href = `/preview/${encodeURIComponent(sessionId)}/?${q({ token })}`;
+    $('preview-link').href = `${previewBase(sessionId)}?${q({ token })}`;
   } catch {
     $('preview-link').removeAttribute('href');
   }
+}
+
+/** Where a session's preview is served: its own origin (PREVIEW_DOMAIN) or a path of this one. */
+function previewBase(sessionId) {
+  const url = new URL(state.previewUrls.get(sessionId) ?? `/preview/${encodeURIComponent(sessionId)}/`, location.href);
+  return url.origin === location.origin ? url.pathname : url.href;
 }
 
 async function killPids(pids) {

@@ -8,6 +8,8 @@ export interface RequestContext {
   requestId: string;
   log: Logger;
   principal?: Principal;
+  /** The session token a preview request brought as `?token=` (it goes into the preview cookie). */
+  previewToken?: string;
 }
 
 export function ctx(res: Response): RequestContext {

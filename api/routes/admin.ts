@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import type { AccountStore } from '../../core/accounts.ts';
+import type { AuthFailureLimit } from '../auth-failures.ts';
 import type { Plans } from '../../core/plans.ts';
 import { usageReport, type UsageStore } from '../../core/usage.ts';
 import { webhookInputSchema, type Webhooks } from '../../core/webhooks/index.ts';
@@ -13,6 +14,9 @@ import { deliveriesQuery } from './webhooks.ts';
 export interface AdminDeps {
   /** `ADMIN_JWT_SECRET`; without it every admin request is 401. */
   secret: string | undefined;
+  /** `ADMIN_TOKEN_MAX_TTL`: a token expiring further ahead is refused, s. */
+  maxTtlSec: number;
+  failures: AuthFailureLimit;
   accounts: AccountStore;
   usage: UsageStore;
   plans: Plans;
@@ -29,7 +33,7 @@ const keyBody = z.strictObject({ label: z.string().max(200).default('') });
  */
 export function adminRoutes(d: AdminDeps): Router {
   const r = Router();
-  r.use(adminAuth(d.secret));
+  r.use(adminAuth(d.secret, d.maxTtlSec, d.failures));
   r.use(express.json({ limit: '16kb' }));
   r.get('/accounts', async (_req, res) => {
     res.json({ accounts: await d.accounts.listAccounts() });

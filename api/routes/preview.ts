@@ -1,53 +1,81 @@
 import { pipeline } from 'node:stream/promises';
-import { Router, type Request } from 'express';
-import { PREVIEW_COOKIE } from '../middleware/auth.ts';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { BuntimeError } from '../../core/errors.ts';
+import { requestHeaders, responseHeaders, type PreviewMode } from '../preview-headers.ts';
+import type { PreviewSite } from '../preview-site.ts';
+import { tokenExpiresAt } from '../session-tokens.ts';
 import { ctx } from '../middleware/request-context.ts';
 import type { WorkspaceService } from '../workspace-service.ts';
 
-/** Request headers that describe this hop or our own credentials, never the session's server. */
-const NOT_FORWARDED = new Set(['host', 'authorization', 'cookie', 'connection', 'transfer-encoding', 'keep-alive', 'upgrade']);
-/** Response headers of the session's server that belong to its hop, not to the client's. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
-/** How long the preview cookie set from a `?token=` lives, s (a session token lives ≤ 1 h). */
-const COOKIE_MAX_AGE_SEC = 3600;
+export interface PreviewDeps {
+  workspace: WorkspaceService;
+  site: PreviewSite;
+  /** Port inside a session that its preview reaches. */
+  port: number;
+  /** The session a preview id stands for (host mode). */
+  sessionOfPreview: (previewId: string) => Promise<string | undefined>;
+}
 
 /**
- * `/preview/{sessionId}/…`: every method, relayed to the server user code runs on `port` in the
- * session (`previewUrl` of a session), request and answer streamed both ways. Opened with
- * `?token=<session token>`, it sets a cookie scoped to that session's preview path so the page's
- * own requests authenticate too.
+ * Path mode, `/preview/{sessionId}/…`: every method, relayed to the server user code runs on
+ * the preview port in the session, request and answer streamed both ways. Opened with
+ * `?token=<session token>`, it sets a cookie scoped to that session's preview path so the
+ * page's own requests authenticate too. With `PREVIEW_DOMAIN` set, previews live on their own
+ * origins ({@link previewHostRoutes}) and this path answers 404.
  */
-export function previewRoutes(ws: WorkspaceService, port: number): Router {
+export function previewRoutes(d: PreviewDeps): Router {
   const r = Router();
   r.all('/preview/:sessionId{/*rest}', async (req, res) => {
+    if (d.site.hostMode) throw new BuntimeError('not_found', 'previews are served on their own origins; see the session\'s previewUrl');
     const sessionId = String(req.params.sessionId);
-    const out = await ws.preview(ctx(res).principal!, sessionId, {
-      port, method: req.method, path: upstreamPath(req), headers: forwarded(req), body: req,
-    });
-    if (typeof req.query.token === 'string') {
-      res.cookie(PREVIEW_COOKIE, req.query.token, {
-        path: `/preview/${sessionId}/`, httpOnly: true, sameSite: 'lax', maxAge: COOKIE_MAX_AGE_SEC * 1000,
-      });
-    }
-    res.status(out.status);
-    for (const [k, v] of Object.entries(out.headers)) if (!HOP_BY_HOP.has(k.toLowerCase())) res.setHeader(k, v);
-    await pipeline(out.body, res).catch(() => res.destroy());
+    const prefix = `/preview/${sessionId}`;
+    const rest = new URL(req.originalUrl, 'http://preview').pathname.replace(/^\/preview\/[^/]+/i, '');
+    await relay(d, req, res, sessionId, { kind: 'path', prefix }, rest);
   });
   return r;
 }
 
-/** The path below the session's preview root, with the query minus our `token`. */
-function upstreamPath(req: Request): string {
-  const url = new URL(req.originalUrl, 'http://preview');
-  url.searchParams.delete('token');
-  const rest = url.pathname.replace(/^\/preview\/[^/]+/i, '') || '/';
-  return `${rest}${url.search}`;
+/**
+ * Host mode, `{previewId}.PREVIEW_DOMAIN`: every request to that host is the preview of the
+ * session the id stands for — nothing of the API is served there. Runs after authentication
+ * (`auth`: the chain that finds the principal and meters it).
+ */
+export function previewHostRoutes(d: PreviewDeps): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const previewId = d.site.hostPreviewId(req) ?? '';
+      const sessionId = previewId ? await d.sessionOfPreview(previewId) : undefined;
+      if (!sessionId) throw new BuntimeError('not_found', 'no such preview');
+      const { session } = ctx(res).principal!;
+      if (session !== undefined && session !== sessionId) {
+        throw new BuntimeError('forbidden', 'a session token opens only its own session\'s preview');
+      }
+      await relay(d, req, res, sessionId, { kind: 'host' }, new URL(req.originalUrl, 'http://preview').pathname);
+    } catch (err) {
+      next(err);
+    }
+  };
 }
 
-function forwarded(req: Request): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v !== undefined && !NOT_FORWARDED.has(k)) out[k] = v;
+/** One exchange with the session's server; `path` is the path below the preview's root. */
+async function relay(d: PreviewDeps, req: Request, res: Response, sessionId: string, mode: PreviewMode, path: string) {
+  const out = await d.workspace.preview(ctx(res).principal!, sessionId, {
+    port: d.port, method: req.method, path: `${path || '/'}${queryWithoutToken(req)}`, headers: requestHeaders(req.headers), body: req,
+  });
+  res.status(out.status);
+  for (const [k, v] of Object.entries(responseHeaders(out.headers, mode))) {
+    if (k === 'set-cookie') res.append(k, v);
+    else res.setHeader(k, v);
   }
-  return out;
+  const token = ctx(res).previewToken;
+  if (token) res.cookie(d.site.cookieName, token, d.site.cookieOptions(sessionId, tokenExpiresAt(token)));
+  await pipeline(out.body, res).catch(() => res.destroy());
+}
+
+/** The query string minus our own `token`, as the session's server should see it. */
+function queryWithoutToken(req: Request): string {
+  const url = new URL(req.originalUrl, 'http://preview');
+  if (!url.searchParams.has('token')) return url.search;
+  url.searchParams.delete('token');
+  return url.search;
 }

@@ -5,20 +5,21 @@ import { z } from 'zod';
 import { BuntimeError } from '../../core/errors.ts';
 import type { Plans } from '../../core/plans.ts';
 import { ctx } from '../middleware/request-context.ts';
-import { parse, workspacePath } from '../validation.ts';
+import { base64Content, parse, workspacePath } from '../validation.ts';
 import type { WorkspaceService } from '../workspace-service.ts';
 
 const sessionId = z.string().min(1).max(64);
 const pathQuery = z.object({ sessionId, path: workspacePath });
-const listQuery = z.object({
-  sessionId,
-  path: workspacePath.default('.'),
+/** A tree of the workspace (upload, download, list): its root by default. */
+const treeQuery = z.object({ sessionId, path: workspacePath.default('.') });
+const listQuery = treeQuery.extend({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   offset: z.coerce.number().int().min(0).default(0),
-});
+  cursor: z.string().min(1).max(4096).optional(),
+}).refine((q) => q.cursor === undefined || q.offset === 0, { message: 'use either offset or cursor', path: ['cursor'] });
 const writeBody = z.strictObject({
   sessionId, path: workspacePath, content: z.string(), encoding: z.enum(['utf8', 'base64']).default('utf8'),
-});
+}).superRefine(base64Content);
 const killBody = z.strictObject({ sessionId, pid: z.number().int().positive().optional() });
 
 /** Files and processes: thin routes over {@link WorkspaceService}. */
@@ -37,19 +38,19 @@ export function workspaceRoutes(ws: WorkspaceService, plans: Plans): Router {
   });
   r.get('/files/list', async (req, res) => {
     const q = parse(listQuery, req.query);
-    res.json(await ws.list(ctx(res).principal!, q.sessionId, q.path, q.limit, q.offset));
+    res.json(await ws.list(ctx(res).principal!, q.sessionId, q.path, { limit: q.limit, offset: q.offset, cursor: q.cursor }));
   });
   r.delete('/files', async (req, res) => {
     const q = parse(pathQuery, req.query);
     res.json(await ws.delete(ctx(res).principal!, q.sessionId, q.path));
   });
   r.post('/files/upload', async (req, res) => {
-    const q = parse(listQuery.pick({ sessionId: true, path: true }), req.query);
+    const q = parse(treeQuery, req.query);
     const who = ctx(res).principal!;
     res.json(await ws.upload(who, q.sessionId, q.path, capped(req, uploadLimit(plans, who.plan))));
   });
   r.get('/files/download', async (req, res) => {
-    const q = parse(listQuery.pick({ sessionId: true, path: true }), req.query);
+    const q = parse(treeQuery, req.query);
     const tar = await ws.download(ctx(res).principal!, q.sessionId, q.path);
     res.type('application/x-tar');
     await pipeline(tar, res).catch(() => res.destroy());

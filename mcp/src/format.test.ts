@@ -45,7 +45,7 @@ describe('helpers', () => {
 
   it('lists files and processes one per line', () => {
     const list = formatFileList({
-      total: 3,
+      total: 3, totalExact: true, nextCursor: 'c',
       files: [
         { path: 'src', size: 0, modified: '2025-01-01T00:00:00.000Z', type: 'directory' },
         { path: 'a.txt', size: 2048, modified: '2025-01-01T00:00:00.000Z', type: 'file' },
@@ -57,7 +57,7 @@ describe('helpers', () => {
       'file         2.0 KB  2025-01-01T00:00:00.000Z  a.txt',
       '(1 more not shown; raise limit)',
     ].join('\n'));
-    expect(formatFileList({ total: 0, files: [] }, '/workspace/x')).toBe('/workspace/x: no files');
+    expect(formatFileList({ total: 0, totalExact: true, nextCursor: null, files: [] }, '/workspace/x')).toBe('/workspace/x: no files');
     expect(formatProcesses([])).toBe('no processes running');
     expect(formatProcesses([{ pid: 7, command: 'bun run a.ts', startedAt: 'T', executionId: 'exe_1' }])).toBe('1 running\npid 7  started T  bun run a.ts');
   });

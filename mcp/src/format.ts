@@ -50,8 +50,10 @@ export function formatFileList(list: FileList, dir: string): string {
     const size = f.type === 'directory' ? '-' : formatBytes(f.size);
     return `${f.type.padEnd(9)} ${size.padStart(9)}  ${f.modified}  ${name}`;
   });
-  const more = list.total > list.files.length ? `\n(${list.total - list.files.length} more not shown; raise limit)` : '';
-  return `${dir}: ${list.total} ${list.total === 1 ? 'entry' : 'entries'}\n${rows.join('\n')}${more}`;
+  // Past 50,000 entries the service stops counting: `total` is then a lower bound.
+  const atLeast = list.totalExact === false ? 'at least ' : '';
+  const more = list.total > list.files.length ? `\n(${atLeast}${list.total - list.files.length} more not shown; raise limit)` : '';
+  return `${dir}: ${atLeast}${list.total} ${list.total === 1 ? 'entry' : 'entries'}\n${rows.join('\n')}${more}`;
 }
 
 /** Running processes, one per line. */

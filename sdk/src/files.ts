@@ -39,7 +39,7 @@ export class Files {
 
   /** Lists a directory, one page at a time. */
   list(sessionId: string, params: ListFilesParams = {}, options: RequestOptions = {}): Promise<FileList> {
-    const query = { sessionId, path: params.path, limit: params.limit, offset: params.offset };
+    const query = { sessionId, path: params.path, limit: params.limit, offset: params.offset, cursor: params.cursor };
     return this.#http.json({ method: 'GET', path: '/files/list', query, ...callOptions(options) });
   }
 

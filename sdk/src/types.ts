@@ -151,12 +151,24 @@ export interface FileEntry {
 export interface ListFilesParams extends PageParams {
   /** Directory to list, relative to `/workspace`. Default: `/workspace` itself. */
   path?: string;
+  /**
+   * Where to continue: the `nextCursor` of the previous page (instead of `offset`, whose cost
+   * grows with it).
+   */
+  cursor?: string;
 }
 
-/** Answer of `GET /files/list`. */
+/**
+ * Answer of `GET /files/list`: depth first, a directory before its contents; a directory's
+ * entries sorted by name when it holds ≤ 10,000 of them, in the filesystem's order otherwise.
+ */
 export interface FileList {
   files: FileEntry[];
+  /** Entries under `path`, counted up to 50,000 (a lower bound when `totalExact` is false). */
   total: number;
+  totalExact: boolean;
+  /** Pass as `cursor` for the next page; null when this page reached the end. */
+  nextCursor: string | null;
 }
 
 /** Answer of `DELETE /files`. */

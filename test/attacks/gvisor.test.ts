@@ -55,4 +55,19 @@ describe('gVisor runtime', () => {
     const ps = await client.execute({ sessionId, command: 'ps -o args | grep -cx "sleep 300"' });
     expect(ps.stdout.trim()).toBe('0');
   });
+
+  it('watches the workspace as the session uid and pages listings there too', async () => {
+    // Past a few hundred entries filesWritten comes from the change watch, not a walk.
+    await client.execute({ sessionId, command: 'mkdir -p many && cd many && seq 1 600 | xargs touch' });
+    await client.execute({ sessionId, command: 'true' });
+    const r = await client.execute({ sessionId, command: 'echo x >> many/7; mkdir -p new/deep && echo y > new/deep/f; id -u' });
+    expect(r.filesWritten).toEqual(['many/7', 'new/deep/f']);
+    const watcher = await client.execute({
+      sessionId, command: 'for p in /proc/[0-9]*; do grep -q "^Name:.*watcher" $p/status 2>/dev/null && grep ^Uid: $p/status | cut -f2; done',
+    });
+    expect(watcher.stdout.trim()).toBe(r.stdout.trim());
+    const first = await client.files.list(sessionId, { path: 'many', limit: 400 });
+    const rest = await client.files.list(sessionId, { path: 'many', limit: 400, cursor: first.nextCursor! });
+    expect([first.total, first.files.length + rest.files.length, rest.nextCursor]).toEqual([600, 600, null]);
+  });
 });

@@ -14,9 +14,11 @@ beforeAll(async () => {
 afterAll(() => cleanup());
 
 /** User processes left in the session, apart from the `ps` pipeline asking. */
+/** User processes still alive: not root's, not the agent's change watch (which runs as the session uid). */
 async function leftovers(sessionId: string): Promise<string[]> {
   const r = await client.execute({ sessionId, command: 'ps -o pid,user,args' });
-  return r.stdout.split('\n').slice(1).filter((l) => l.trim() && !/\bps -o|sh -c ps/.test(l) && !/^\s*\d+\s+(root|0)\s/.test(l));
+  return r.stdout.split('\n').slice(1).filter((l) => l.trim() && !/\bps -o|sh -c ps/.test(l) && !/^\s*\d+\s+(root|0)\s/.test(l)
+    && !/^\s*\d+\s+\d+\s+\/opt\/buntime\/watcher /.test(l));
 }
 
 describe('limits', () => {

@@ -110,7 +110,7 @@ export function useSession(plan: 'free' | 'paid' | 'enterprise' = 'free', create
 /**
  * A service of a test's own: a runner and an API under a fresh Redis prefix and node id, with
  * `overrides` on top of the environment (e.g. `IDLE_AFTER`, `WARM_POOL_SIZE`, a `REDIS_URL` of its own). `client(plan)`
- * makes an account there and an SDK client for it; `stop()` stops both.
+ * makes an account there and an SDK client for it (`account(plan)`: and its key); `stop()` stops both.
  */
 export async function ownService(name: string, overrides: Record<string, string> = {}, opts: { runnerProcess?: boolean } = {}) {
   const run = randomBytes(4).toString('hex');

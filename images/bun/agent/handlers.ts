@@ -8,12 +8,13 @@ import { asUser } from './as-user.ts';
 import { send } from './channel.ts';
 import type { DataChannel } from './data-channel.ts';
 import type { Executions } from './executions.ts';
+import type { FileCount } from './file-count.ts';
 import type { FileOps } from './files.ts';
+import { listPage } from './list-pager.ts';
 import { AgentError } from './protocol.ts';
 import type { Runner } from './run.ts';
 import type { Snapshots } from './snapshot.ts';
 import { relayTcp } from './tcp-relay.ts';
-import { countFiles, list } from './walk.ts';
 import type { WriteTracker } from './write-tracker.ts';
 
 export interface HandlerDeps {
@@ -25,6 +26,7 @@ export interface HandlerDeps {
   runner: Runner;
   writes: WriteTracker;
   snapshots: Snapshots;
+  fileCount: FileCount;
 }
 
 /** What a handler may do besides returning its reply. */
@@ -53,9 +55,7 @@ export function handlers(d: HandlerDeps): HandlerTable {
     kill: async (req) => ({ pids: await kill(d.executions, req.pid) }),
     reset: async () => ({ killed: await d.executions.killForeground() }),
     ps: () => ({ processes: ps(d.executions) }),
-    stat: () => ({
-      filesCount: asUser(d.uid, countFiles), activeProcesses: d.executions.running().length,
-    }),
+    stat: async () => ({ filesCount: await d.fileCount.get(), activeProcesses: d.executions.running().length }),
     write: async (req) => {
       const source = await d.data.stream(req.token);
       try {
@@ -73,7 +73,7 @@ export function handlers(d: HandlerDeps): HandlerTable {
       });
       return { size: await d.files.sendTo(file, sink) };
     },
-    list: (req) => asUser(d.uid, () => list(req.path, req.recursive, req.limit, req.offset)),
+    list: (req) => asUser(d.uid, () => listPage(req)),
     delete: (req) => changing(() => ({ path: d.files.delete(req.path) })),
     mkdir: (req) => changing(() => ({ path: d.files.mkdir(req.path) })),
     tcp: (req) => relayTcp(d.data, req.port, req.token, req.connectTimeoutMs),

@@ -7,6 +7,7 @@ import type { AgentEnvironment, AgentOp, AgentReplyLine } from '../../../core/ag
 import { log, readLines, send } from './channel.ts';
 import { DataChannel } from './data-channel.ts';
 import { Executions } from './executions.ts';
+import { FileCount } from './file-count.ts';
 import { FileOps } from './files.ts';
 import { FsClock } from './fs-clock.ts';
 import { GidPool } from './gid-pool.ts';
@@ -105,12 +106,13 @@ function main(): void {
   const user = identity();
   const files = new FileOps(user.uid);
   const executions = new Executions(user.uid);
-  const changes = new ChangeWatch();
+  const changes = new ChangeWatch(user.uid);
   changes.start();
   const writes = new WriteTracker(new FsClock('/run/buntime/.clock'), changes);
   const runner = new Runner({ files, executions, user, writes, gids: new GidPool(), oom: new OomCounter() });
   const table = handlers({
     version: VERSION, uid: user.uid, files, executions, runner, writes, snapshots: new Snapshots(user.uid),
+    fileCount: new FileCount(user.uid, changes),
     data: new DataChannel(requiredPath('BUNTIME_DATA_SOCKET')),
   });
   let inFlight = 0;

@@ -1,12 +1,12 @@
 /**
- * Walks of /workspace: the `list` op, `stat`'s file count and a run's `filesWritten`. Walks
- * never follow symlinks (user code may point them anywhere) and stop after a fixed number of
- * entries, so a workspace with millions of files costs a bounded amount of time per request.
+ * Walks of /workspace for a run's `filesWritten` when the change watch cannot tell, and the
+ * entry shape of listings (list-pager.ts). Walks never follow symlinks (user code may point them
+ * anywhere) and stop after a fixed number of entries, so a workspace with millions of files
+ * costs a bounded amount of time per request.
  */
 import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { fsError } from './files.ts';
-import { safePath, WORKSPACE } from './paths.ts';
+import { WORKSPACE } from './paths.ts';
 
 /** Upper bound of entries one walk visits. */
 const MAX_VISIT = 100_000;
@@ -47,7 +47,8 @@ function typeOf(st: Stats): ListEntry['type'] {
   return 'other';
 }
 
-function entry(rel: string, st: Stats): ListEntry {
+/** One listed entry of `rel`, from its lstat. */
+export function entry(rel: string, st: Stats): ListEntry {
   return { path: rel, size: st.size, modified: st.mtime.toISOString(), type: typeOf(st) };
 }
 
@@ -57,35 +58,4 @@ export function lstatOrNull(abs: string): Stats | null {
   } catch {
     return null;
   }
-}
-
-/** The `list` op: a file lists as itself, a directory as its (recursive) contents. */
-export function list(path: string, recursive: boolean, limit: number, offset: number): { files: ListEntry[]; total: number } {
-  let files: ListEntry[];
-  try {
-    const target = safePath(path, true);
-    const st = lstatSync(target.abs);
-    if (!st.isDirectory()) files = [entry(target.rel, st)];
-    else files = collect(target.abs, target.rel, recursive);
-  } catch (err) {
-    throw fsError(err, path);
-  }
-  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { files: files.slice(offset, offset + limit), total: files.length };
-}
-
-function collect(abs: string, rel: string, recursive: boolean): ListEntry[] {
-  const out: ListEntry[] = [];
-  for (const v of walk(abs, rel, recursive)) {
-    const st = lstatOrNull(v.abs);
-    if (st) out.push(entry(v.rel, st));
-  }
-  return out;
-}
-
-/** Regular files under /workspace. */
-export function countFiles(): number {
-  let n = 0;
-  for (const v of walk()) if (v.dirent.isFile()) n++;
-  return n;
 }

@@ -18,6 +18,10 @@ const MAX_WRITTEN = 1000;
  * past it the watch tells what to rescan.
  */
 const SMALL_WORKSPACE = 400;
+/** How long a run's start may wait for the file clock to move past the last change, ms. */
+const TICK_WAIT_MS = 20;
+/** Entries a fallback walk visits between two yields to the agent's other work. */
+const WALK_SLICE = 2_000;
 
 export interface WriteWindow {
   /** Start of the run on the file clock, ms. */
@@ -38,9 +42,14 @@ export class WriteTracker {
     private readonly watch: ChangeWatch,
   ) {}
 
-  /** Marks the start of a run. */
+  /**
+   * Marks the start of a run. When the last known change fell in the same clock tick, the files
+   * of that tick must be told apart from the run's: a small workspace is walked for them; in a
+   * large one the start waits (≤ 20 ms) for the clock to tick instead, so no file can share it.
+   */
   begin(): WriteWindow {
-    const since = this.clock.now();
+    let since = this.clock.now();
+    if (since <= this.lastChange && this.lastWalk > SMALL_WORKSPACE) since = this.tickPast(this.lastChange);
     const tied = since <= this.lastChange ? filesAt(since) : new Set<string>();
     this.lastChange = since;
     return { since, tied, mark: this.watch.mark() };
@@ -59,8 +68,11 @@ export class WriteTracker {
     const found = new Set(extra);
     const changed = this.lastWalk > SMALL_WORKSPACE ? await this.watch.since(w.mark) : undefined;
     if (changed === undefined) this.lastWalk = 0;
+    let visited = 0;
     for (const v of changed === undefined ? walk() : visitsOf(changed)) {
       if (changed === undefined) this.lastWalk++;
+      // A walk of a huge workspace must not hold up the agent's other requests meanwhile.
+      if (++visited % WALK_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       if (!v.dirent.isFile() || exclude.has(v.rel) || v.rel.startsWith(BARRIER_PREFIX)) continue;
       const ctime = lstatOrNull(v.abs)?.ctimeMs;
       if (ctime === undefined || ctime < w.since) continue;
@@ -69,6 +81,14 @@ export class WriteTracker {
     }
     this.touch();
     return [...found].sort().slice(0, MAX_WRITTEN);
+  }
+
+  /** The file clock once it has moved past `t` (spinning: a tick is ≤ 10 ms), or as it is after the wait. */
+  private tickPast(t: number): number {
+    const until = performance.now() + TICK_WAIT_MS;
+    let now = this.clock.now();
+    while (now <= t && performance.now() < until) now = this.clock.now();
+    return now;
   }
 }
 
