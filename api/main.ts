@@ -3,6 +3,7 @@ import type { DestinationStream } from 'pino';
 import { AccountStore } from '../core/accounts.ts';
 import { loadConfig } from '../core/config.ts';
 import { ExecEventLog } from '../core/exec-events.ts';
+import { ExecSlots } from '../core/exec-slots.ts';
 import { JobRpcClient } from '../core/job-rpc.ts';
 import { bullPrefix, replyChannelPrefix } from '../core/queues.ts';
 import { RedisClock } from '../core/redis-clock.ts';
@@ -14,6 +15,7 @@ import { SessionStore } from '../core/session-store.ts';
 import { UsageStore } from '../core/usage.ts';
 import { createApp } from './app.ts';
 import { Notifier } from '../core/notifier.ts';
+import { ExecAdmission } from './exec-admission.ts';
 import { ExecStream } from './exec-stream.ts';
 import { ExecutionService } from './execution-service.ts';
 import { Idempotency } from './idempotency.ts';
@@ -54,9 +56,11 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const sessions = new SessionService({
     store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, publicUrl: () => publicUrl,
   });
+  const notifier = new Notifier(subscriber);
+  const admission = new ExecAdmission({ slots: new ExecSlots(redis, keys), notifier, clock, log: log.child({ module: 'admission' }) });
   const executions = new ExecutionService({
-    sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
-    events: new ExecStream(redis, new ExecEventLog(redis, keys), new Notifier(subscriber), keys),
+    sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS, admission, clock,
+    events: new ExecStream(redis, new ExecEventLog(redis, keys), notifier, keys),
   });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
   const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
@@ -82,6 +86,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
     await closed;
     clearTimeout(force);
     await rpc.stop();
+    admission.stop();
     clock.stop();
     redis.disconnect();
     subscriber.disconnect();

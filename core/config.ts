@@ -25,7 +25,8 @@ const schema = z.object({
   SANDBOX_PIDS_LIMIT: z.coerce.number().int().min(16).max(4096).default(256),
   SANDBOX_TMP_MB: z.coerce.number().int().min(1).max(1024).default(64),
   NODE_SESSION_CAPACITY: z.coerce.number().int().min(1).default(200),
-  NODE_EXEC_CONCURRENCY: z.coerce.number().int().min(1).default(64),
+  /** Executions one node runs at once, all accounts together (a ceiling for the node, not the fairness). */
+  NODE_EXEC_CONCURRENCY: z.coerce.number().int().min(1).default(256),
   /** File transfers and preview exchanges one node runs at once. */
   NODE_DATA_CONCURRENCY: z.coerce.number().int().min(1).default(32),
   /** Short control operations (stat, ps, kill, list, delete) one node runs at once. */

@@ -68,6 +68,11 @@ export class Keys {
   reply(jobId: string): string { return `${this.prefix}:reply:${jobId}`; }
   execEvents(executionId: string): string { return `${this.prefix}:exec:${executionId}:events`; }
   execNotify(executionId: string): string { return `${this.prefix}:exec:${executionId}:notify`; }
+  /** Running-execution slots and the waiting line of an account (core/exec-slots.ts). */
+  slots(account: string, part: 'run' | 'line' | 'meta' | 'alive'): string { return `${this.prefix}:xs:a:${account}:${part}`; }
+  sessionSlots(sessionId: string): string { return `${this.prefix}:xs:s:${sessionId}`; }
+  slotSeq(): string { return `${this.prefix}:xs:seq`; }
+  slotGrants(): string { return `${this.prefix}:xs:granted`; }
 }
 
 /** `Retry-After` of answers given while Redis is unavailable, s. */
