@@ -64,7 +64,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
   const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
-    idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
+    idempotency: new Idempotency(redis, keys, { maxBytes: cfg.IDEMPOTENCY_MAX_BYTES }), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
     workspace: new WorkspaceService({ sessions, plans, transfers: new TransferClient() }), log });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(cfg.PORT, cfg.HOST, () => resolve(s));

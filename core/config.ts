@@ -55,6 +55,10 @@ const schema = z.object({
   /** Most quota (MB) a node's workspaces may add up to; 0 = 90 % of WORKSPACE_DIR's filesystem. */
   NODE_DISK_BUDGET_MB: z.coerce.number().int().min(0).default(0),
   MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  /** Most bytes of a response an idempotent replay (and a stream's result event) keeps. */
+  IDEMPOTENCY_MAX_BYTES: z.coerce.number().int().min(4096).default(64 * 1024),
+  /** Bytes of streamed output an account may keep in Redis at once (events kept for resumption). */
+  STREAM_QUOTA_BYTES: z.coerce.number().int().min(65_536).default(64 * 1024 * 1024),
   REQUEST_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   TRUST_PROXY: bool.default(false),
   // Egress policy proxy (runner/egress/); see .env.example.

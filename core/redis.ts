@@ -68,6 +68,12 @@ export class Keys {
   reply(jobId: string): string { return `${this.prefix}:reply:${jobId}`; }
   execEvents(executionId: string): string { return `${this.prefix}:exec:${executionId}:events`; }
   execNotify(executionId: string): string { return `${this.prefix}:exec:${executionId}:notify`; }
+  /** The account a streamed execution belongs to; its stored size (bytes and expiry bucket). */
+  execOwner(executionId: string): string { return `${this.execEvents(executionId)}:owner`; }
+  execSize(executionId: string): string { return `${this.execEvents(executionId)}:size`; }
+  /** Bytes an account keeps in Redis, by kind (core/stored-bytes.ts). */
+  storedBytes(account: string, kind: 'idempotency' | 'streams'): string { return `${this.storedBytesPrefix()}${account}:${kind}`; }
+  storedBytesPrefix(): string { return `${this.prefix}:stored:`; }
   /** Running-execution slots and the waiting line of an account (core/exec-slots.ts). */
   slots(account: string, part: 'run' | 'line' | 'meta' | 'alive'): string { return `${this.prefix}:xs:a:${account}:${part}`; }
   sessionSlots(sessionId: string): string { return `${this.prefix}:xs:s:${sessionId}`; }

@@ -1,11 +1,13 @@
 import type { RunRequest } from '../core/agent-protocol.ts';
 import { BuntimeError } from '../core/errors.ts';
-import type { ExecEventLog } from '../core/exec-events.ts';
+import { boundResult } from '../core/bounded-result.ts';
+import type { ExecEvent, ExecEventLog } from '../core/exec-events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ExecutePayload } from '../core/queues.ts';
 import type { ExecutionResult } from '../core/schemas.ts';
 import type { UsageStore } from '../core/usage.ts';
 import type { AgentAccess } from './agent-access.ts';
+import { OutputCoalescer } from './output-coalescer.ts';
 
 /**
  * Runs executions in session sandboxes: hands them to the agent, relays output to the event
@@ -14,7 +16,14 @@ import type { AgentAccess } from './agent-access.ts';
  */
 export class Executor {
   constructor(
-    private readonly o: { access: AgentAccess; events: ExecEventLog; usage: UsageStore; log: Logger },
+    private readonly o: {
+      access: AgentAccess;
+      events: ExecEventLog;
+      usage: UsageStore;
+      log: Logger;
+      /** Most bytes of a stream's stored result event (IDEMPOTENCY_MAX_BYTES). */
+      resultMaxBytes: number;
+    },
   ) {}
 
   async run(p: ExecutePayload): Promise<ExecutionResult> {
@@ -37,18 +46,33 @@ export class Executor {
     return { executionId: p.executionId, pid };
   }
 
-  /** Appends output in order on one chain; the caller awaits only the terminal event. */
+  /**
+   * Appends output in order on one chain, coalesced (output-coalescer.ts); the caller awaits
+   * only the terminal event. The result event is stored bounded like a replay, and says
+   * `streamTruncated: true` when output events went past the account's stream quota.
+   */
   private relay(executionId: string) {
     let chain: Promise<unknown> = Promise.resolve();
-    const enqueue = (e: Parameters<ExecEventLog['append']>[1]) => {
-      chain = chain.then(() => this.o.events.append(executionId, e)).catch((err: unknown) => {
+    let overQuota = false;
+    const enqueue = (make: () => ExecEvent) => {
+      chain = chain.then(async () => {
+        if ((await this.o.events.append(executionId, make())) === 'over-quota') overQuota = true;
+      }).catch((err: unknown) => {
         this.o.log.warn({ err, executionId }, 'could not append an execution event');
       });
       return chain;
     };
+    const output = new OutputCoalescer((stream, data) => void enqueue(() => ({ event: stream, data: { data } })));
     return {
-      push: (stream: 'stdout' | 'stderr', data: string) => void enqueue({ event: stream, data: { data } }),
-      finish: (e: Parameters<ExecEventLog['append']>[1]) => enqueue(e),
+      push: (stream: 'stdout' | 'stderr', data: string) => output.push(stream, data),
+      finish: (e: ExecEvent) => {
+        output.close();
+        return enqueue(() => {
+          if (e.event !== 'result') return e;
+          const data = boundResult(overQuota ? { ...e.data, streamTruncated: true } : e.data, this.o.resultMaxBytes);
+          return { event: 'result', data };
+        });
+      },
     };
   }
 }

@@ -77,7 +77,10 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   const transfers = new TransferHub();
   const transferUrl = await transfers.start(cfg.TRANSFER_HOST, cfg.TRANSFER_PORT, cfg.TRANSFER_URL);
   const access = new AgentAccess({ sandboxes, lifecycle, store, driver, log: log.child({ module: 'access' }) });
-  const executor = new Executor({ access, events: new ExecEventLog(redis, keys), usage, log: log.child({ module: 'executor' }) });
+  const executor = new Executor({
+    access, events: new ExecEventLog(redis, keys, cfg.STREAM_QUOTA_BYTES), usage, log: log.child({ module: 'executor' }),
+    resultMaxBytes: cfg.IDEMPOTENCY_MAX_BYTES,
+  });
   const handlers = nodeHandlers({ access, exec: executor, janitor, transfers });
   const common = { connection: blocking, publisher: redis, keys, bullPrefix: bullPrefix(cfg.REDIS_PREFIX), clock, log };
   const onExpired = (_name: string, payload: unknown) => {
