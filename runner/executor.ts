@@ -8,11 +8,12 @@ import type { ExecutionResult } from '../core/schemas.ts';
 import type { UsageStore } from '../core/usage.ts';
 import type { AgentAccess } from './agent-access.ts';
 import { OutputCoalescer } from './output-coalescer.ts';
+import type { TimeoutBackstop } from './timeout-backstop.ts';
 
 /**
- * Runs executions in session sandboxes: hands them to the agent, relays output to the event
- * log when the caller streams, counts them where they ran, and turns the agent's answer into
- * the API's result.
+ * Runs executions in session sandboxes: hands them to the agent (its timeout guarded from the
+ * host), relays output to the event log when the caller streams, counts them where they ran,
+ * and turns the agent's answer into the API's result.
  */
 export class Executor {
   constructor(
@@ -23,13 +24,16 @@ export class Executor {
       log: Logger;
       /** Most bytes of a stream's stored result event (IDEMPOTENCY_MAX_BYTES). */
       resultMaxBytes: number;
+      /** Ends executions from the host when the agent cannot. */
+      backstop: TimeoutBackstop;
     },
   ) {}
 
   async run(p: ExecutePayload): Promise<ExecutionResult> {
     const relay = p.stream ? this.relay(p.executionId) : undefined;
     try {
-      const result = await this.o.access.use(p.sessionId, (agent) => agent.run(runRequest(p), relay?.push));
+      const result = await this.o.backstop.guard(p.sessionId, p.timeoutMs, (onStarted) =>
+        this.o.access.use(p.sessionId, (agent) => agent.run(runRequest(p), relay?.push, onStarted)));
       this.o.usage.execution(p.keyId, result.cpuTime);
       const full = { ...result, executionId: p.executionId };
       await relay?.finish({ event: 'result', data: full });
@@ -48,7 +52,7 @@ export class Executor {
 
   /**
    * Appends output in order on one chain, coalesced (output-coalescer.ts); the caller awaits
-   * only the terminal event. The result event is stored bounded like a replay, and says
+   * only the terminal event, after which nothing more is appended. The result event is stored bounded like a replay, and says
    * `streamTruncated: true` when output events went past the account's stream quota.
    */
   private relay(executionId: string) {
@@ -63,9 +67,12 @@ export class Executor {
       return chain;
     };
     const output = new OutputCoalescer((stream, data) => void enqueue(() => ({ event: stream, data: { data } })));
+    let finished = false;
     return {
-      push: (stream: 'stdout' | 'stderr', data: string) => output.push(stream, data),
+      // Output the agent sends after the result (the backstop answered first) is not relayed.
+      push: (stream: 'stdout' | 'stderr', data: string) => finished || output.push(stream, data),
       finish: (e: ExecEvent) => {
+        finished = true;
         output.close();
         return enqueue(() => {
           if (e.event !== 'result') return e;
