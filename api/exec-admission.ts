@@ -3,6 +3,7 @@ import type { ExecSlots, SlotClaim, SlotLimits } from '../core/exec-slots.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Notifier } from '../core/notifier.ts';
 import type { RedisClock } from '../core/redis-clock.ts';
+import { isConnectionError, redisUnavailable } from '../core/redis.ts';
 
 /** How often an instance renews its waiters and re-dispatches their lines (a lapsed lease frees no one else), ms. */
 const REFRESH_MS = 1_000;
@@ -38,7 +39,7 @@ export class ExecAdmission {
    * `execution_timeout` when it waited until `claim.latestStart` without one.
    */
   async admit(claim: SlotClaim, limits: SlotLimits): Promise<ReleaseSlot> {
-    await (this.listening ??= this.o.notifier.listen(this.o.slots.grantsChannel, (m) => this.onGrants(m)));
+    await this.listen();
     const id = claim.executionId;
     const granted = new Promise<void>((resolve) => this.waiters.set(id, { claim, limits, granted: resolve }));
     let state;
@@ -46,7 +47,7 @@ export class ExecAdmission {
       state = await this.o.slots.enter(claim, limits);
     } catch (err) {
       this.waiters.delete(id);
-      throw err;
+      throw isConnectionError(err) ? redisUnavailable(err) : err;
     }
     if (state === 'waiting') this.startRefreshing();
     const won = state === 'running' || (state === 'waiting' && await this.until(granted, claim.latestStart));
@@ -58,6 +59,17 @@ export class ExecAdmission {
     throw new BuntimeError('execution_timeout', 'the execution waited for a free slot until it could no longer finish in time', {
       details: { reason: 'queued', runningExecutions: limits },
     });
+  }
+
+  /** Subscribes to grants once (again after a failed attempt). */
+  private async listen(): Promise<void> {
+    this.listening ??= this.o.notifier.listen(this.o.slots.grantsChannel, (m) => this.onGrants(m));
+    try {
+      await this.listening;
+    } catch (err) {
+      this.listening = undefined;
+      throw redisUnavailable(err);
+    }
   }
 
   /** Stops renewing; waiters still in line lapse on their own. */
