@@ -59,54 +59,31 @@ export class TimeoutBackstop {
    * the backstop had to end the execution from the host.
    */
   async guard(sessionId: string, timeoutMs: number, run: (onStarted: OnStarted) => Promise<RunResult>): Promise<RunResult> {
-    let startedAt = Date.now();
-    let started = false;
-    let gid: number | undefined;
-    let stepping: Promise<boolean> | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let force!: (r: { forced: RunResult }) => void;
-    const forced = new Promise<{ forced: RunResult }>((resolve) => (force = resolve));
-    const fire = () => {
-      const answer = () => force({ forced: timedOut(Date.now() - startedAt) });
-      stepping = this.step(sessionId, gid, answer).catch((err: unknown) => {
+    const grace = this.gvisor ? GVISOR_BACKSTOP_GRACE_MS : BACKSTOP_GRACE_MS;
+    const watch = new Watch(timeoutMs + grace, (w) => {
+      w.stepping = this.step(sessionId, w.gid, () => w.answerTimeout()).catch((err: unknown) => {
         this.o.log.error({ err, sessionId }, 'timeout backstop failed');
-        answer();
+        w.answerTimeout();
         return false;
       });
-    };
-    let settled = false;
-    const arm = () => {
-      clearTimeout(timer);
-      if (!settled) timer = setTimeout(fire, timeoutMs + (this.gvisor ? GVISOR_BACKSTOP_GRACE_MS : BACKSTOP_GRACE_MS));
-    };
-    // Armed from the request on (an agent starved from the start may never report the start),
-    // and again from the start once reported, so writing the run's files never counts.
-    arm();
-    const agentRun = run((s) => {
-      startedAt = Date.now();
-      started = true;
-      gid = s.gid;
-      arm();
     });
+    const agentRun = run(watch.onStarted);
     // Once the backstop answered, the agent's late answer (or its channel's end) goes nowhere.
     agentRun.catch(() => {});
     try {
-      const r = await Promise.race([agentRun, forced]);
+      const r = await Promise.race([agentRun, watch.forced]);
       if ('forced' in r) return r.forced;
       // The agent answered, but after the host killed its program: that was the timeout.
-      return stepping && (await stepping) && r.status !== 'timeout' ? { ...r, ...TIMED_OUT } : r;
+      return watch.stepping && (await watch.stepping) && r.status !== 'timeout' ? { ...r, ...TIMED_OUT } : r;
     } catch (err) {
       // Under gVisor a fork bomb takes its sandbox down (the sandbox's own host tasks reach the
       // container's pids limit): the program ended with it, which is its result.
-      if (this.gvisor && started && err instanceof BuntimeError && err.code === 'service_unavailable') {
-        this.o.log.warn({ sessionId }, 'the sandbox went down while a program ran');
-        const elapsed = Date.now() - startedAt;
-        return elapsed >= timeoutMs ? timedOut(elapsed) : wentDown(elapsed);
-      }
-      throw err;
+      if (!this.gvisor || !watch.started || !(err instanceof BuntimeError) || err.code !== 'service_unavailable') throw err;
+      this.o.log.warn({ sessionId }, 'the sandbox went down while a program ran');
+      const elapsed = Date.now() - watch.startedAt;
+      return elapsed >= timeoutMs ? timedOut(elapsed) : wentDown(elapsed);
     } finally {
-      settled = true;
-      clearTimeout(timer);
+      watch.settle();
     }
   }
 
@@ -165,6 +142,54 @@ export class TimeoutBackstop {
     const cgroup = hostPid ? await ContainerCgroup.of(hostPid) : undefined;
     if (!rec || !cgroup) throw new Error(`no cgroup found for session ${sessionId}`);
     return { cgroup, uid: rec.uid };
+  }
+}
+
+/**
+ * One guarded run: its timer — armed from the request on (an agent starved from the start may
+ * never report the start), and again from the start once reported, so writing the run's files
+ * never counts — what the agent reported, and the backstop's step once it fired.
+ */
+class Watch {
+  startedAt = Date.now();
+  started = false;
+  gid: number | undefined;
+  /** The backstop's step; resolves true if it killed processes of the execution. */
+  stepping: Promise<boolean> | undefined;
+  /** Settles with the backstop's own answer. */
+  readonly forced: Promise<{ forced: RunResult }>;
+  private force!: (r: { forced: RunResult }) => void;
+  private timer: NodeJS.Timeout | undefined;
+  private settled = false;
+
+  constructor(
+    private readonly delayMs: number,
+    private readonly fire: (w: Watch) => void,
+  ) {
+    this.forced = new Promise((resolve) => (this.force = resolve));
+    this.arm();
+  }
+
+  readonly onStarted: OnStarted = (s) => {
+    this.startedAt = Date.now();
+    this.started = true;
+    this.gid = s.gid;
+    this.arm();
+  };
+
+  answerTimeout(): void {
+    this.force({ forced: timedOut(Date.now() - this.startedAt) });
+  }
+
+  /** The run is answered: nothing fires any more (a start reported late included). */
+  settle(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    if (!this.settled) this.timer = setTimeout(() => this.fire(this), this.delayMs);
   }
 }
 
