@@ -8,6 +8,7 @@ import { nodeJobs, START_MARGIN_MS, type ExecutePayload } from '../core/queues.t
 import type { RedisClock } from '../core/redis-clock.ts';
 import type { SessionRecord } from '../core/session-store.ts';
 import type { ExecutionResult } from '../core/schemas.ts';
+import type { UsageStore } from '../core/usage.ts';
 import type { ExecAdmission } from './exec-admission.ts';
 import { executionTimeout } from './limits.ts';
 import type { SessionService } from './session-service.ts';
@@ -27,6 +28,8 @@ export interface ExecutionOptions {
   /** Running-execution slots per account and session (fair scheduling). */
   admission: ExecAdmission;
   clock: RedisClock;
+  /** Counts executions that waited for a slot past their deadline (`expired`, as the runner does). */
+  usage: UsageStore;
 }
 
 /**
@@ -87,7 +90,10 @@ export class ExecutionService {
     const release = await this.o.admission.admit({
       account: rec.account, sessionId: rec.sessionId, executionId,
       latestStart: t.deadline - t.budgetMs - START_MARGIN_MS - PICKUP_MS, leaseUntil: t.deadline,
-    }, this.o.plans[who.plan].runningExecutions);
+    }, this.o.plans[who.plan].runningExecutions).catch((err: unknown) => {
+      if (err instanceof BuntimeError && err.code === 'execution_timeout') this.o.usage.expired(who.keyId);
+      throw err;
+    });
     try {
       return await call(t.deadline - this.o.clock.now());
     } finally {

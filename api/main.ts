@@ -59,7 +59,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const notifier = new Notifier(subscriber);
   const admission = new ExecAdmission({ slots: new ExecSlots(redis, keys), notifier, clock, log: log.child({ module: 'admission' }) });
   const executions = new ExecutionService({
-    sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS, admission, clock,
+    sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS, admission, clock, usage,
     events: new ExecStream(redis, new ExecEventLog(redis, keys), notifier, keys),
   });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
