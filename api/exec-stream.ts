@@ -79,7 +79,7 @@ export class ExecStream {
   }
 
   private ownerKey(executionId: string): string {
-    return `${this.keys.execEvents(executionId)}:owner`;
+    return this.keys.execOwner(executionId);
   }
 
   private sessionKey(executionId: string): string {

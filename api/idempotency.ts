@@ -1,8 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Redis } from 'ioredis';
+import { boundResult } from '../core/bounded-result.ts';
 import { BuntimeError } from '../core/errors.ts';
 import type { Keys } from '../core/redis.ts';
+import { RedisScript } from '../core/redis-script.ts';
+import { RECORD_OVERHEAD_BYTES, STORED_BYTES_LUA } from '../core/stored-bytes.ts';
 import { ctx } from './middleware/request-context.ts';
 
 /** A response as first given, replayed for a repeated key. */
@@ -19,14 +22,25 @@ export interface IdempotencyOptions {
   leaseMs: number;
   /** Longest a duplicate waits for the first request to finish before a 409, ms. */
   maxWaitMs: number;
+  /**
+   * Most bytes of a response kept for replays (JSON); a larger execution result is stored with
+   * its output cut and flagged (core/bounded-result.ts), never dropped. Default 64 KiB.
+   */
+  maxBytes: number;
 }
 
-const DEFAULTS: IdempotencyOptions = { retainMs: 86_400_000, leaseMs: 30_000, maxWaitMs: 15 * 60_000 };
+const DEFAULTS: IdempotencyOptions = { retainMs: 86_400_000, leaseMs: 30_000, maxWaitMs: 15 * 60_000, maxBytes: 65_536 };
 const KEY_HEADER = /^[\x21-\x7e]{1,255}$/;
 
 // Compare-and-set on the pending record, so only the request that holds it finishes or drops it.
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-const FINISH = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return 0`;
+// Finishing also counts the record against the account's stored bytes until it lapses.
+const FINISH = new RedisScript(`${STORED_BYTES_LUA}
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local now = stored_now()
+stored_add(KEYS[2], now, now + tonumber(ARGV[3]), #ARGV[2] + #KEYS[1] + ${RECORD_OVERHEAD_BYTES})
+return 1`);
 const DROP = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 type Rec = { s: 'pending'; h: string; o: string } | { s: 'done'; h: string; status: number; body: unknown };
@@ -35,7 +49,8 @@ type Rec = { s: 'pending'; h: string; o: string } | { s: 'done'; h: string; stat
  * `Idempotency-Key` for one account and route: the first request with a key takes it with
  * SET NX and runs; duplicates with the same body wait for it and replay its response; a
  * different body is `idempotency_conflict`. Only successes are kept: an error drops the key,
- * so a retry runs again.
+ * so a retry runs again. A replay keeps at most `maxBytes` of the response: every field of an
+ * execution result, its output cut and flagged beyond that (the first answer is whole).
  */
 export class Idempotency {
   private readonly opts: IdempotencyOptions;
@@ -56,7 +71,7 @@ export class Idempotency {
     const deadline = Date.now() + this.opts.maxWaitMs;
     for (let wait = 20; ; wait = Math.min(wait * 2, 250)) {
       const mine: Rec = { s: 'pending', h: hash, o: randomUUID() };
-      if (await this.redis.set(rkey, JSON.stringify(mine), 'PX', this.opts.leaseMs, 'NX')) return this.lead(rkey, mine, fn);
+      if (await this.redis.set(rkey, JSON.stringify(mine), 'PX', this.opts.leaseMs, 'NX')) return this.lead(account, rkey, mine, fn);
       const rec = parseRec(await this.redis.get(rkey));
       if (!rec) continue;
       if (rec.h !== hash) throw conflict('this Idempotency-Key was used with a different request body');
@@ -66,15 +81,16 @@ export class Idempotency {
     }
   }
 
-  private async lead(rkey: string, mine: Rec, fn: () => Promise<unknown>): Promise<Outcome> {
+  private async lead(account: string, rkey: string, mine: Rec, fn: () => Promise<unknown>): Promise<Outcome> {
     const pending = JSON.stringify(mine);
     const timer = setInterval(() => {
       void this.redis.eval(RENEW, 1, rkey, pending, this.opts.leaseMs).catch(() => {});
     }, this.opts.leaseMs / 3);
     try {
       const body = await fn();
-      const done: Rec = { s: 'done', h: mine.h, status: 200, body };
-      await this.redis.eval(FINISH, 1, rkey, pending, JSON.stringify(done), this.opts.retainMs).catch(() => {});
+      const done: Rec = { s: 'done', h: mine.h, status: 200, body: boundResult(body, this.opts.maxBytes) };
+      await FINISH.run(this.redis, [rkey, this.keys.storedBytes(account, 'idempotency')],
+        [pending, JSON.stringify(done), this.opts.retainMs]).catch(() => {});
       return { status: 200, body, replayed: false };
     } catch (err) {
       await this.redis.eval(DROP, 1, rkey, pending).catch(() => {});

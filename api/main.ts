@@ -3,6 +3,7 @@ import type { DestinationStream } from 'pino';
 import { AccountStore } from '../core/accounts.ts';
 import { loadConfig } from '../core/config.ts';
 import { ExecEventLog } from '../core/exec-events.ts';
+import { ExecSlots } from '../core/exec-slots.ts';
 import { JobRpcClient } from '../core/job-rpc.ts';
 import { bullPrefix, replyChannelPrefix } from '../core/queues.ts';
 import { RedisClock } from '../core/redis-clock.ts';
@@ -20,6 +21,7 @@ import { createApp } from './app.ts';
 import { AuthFailureLimit } from './auth-failures.ts';
 import { PreviewSite } from './preview-site.ts';
 import { Notifier } from '../core/notifier.ts';
+import { ExecAdmission } from './exec-admission.ts';
 import { ExecStream } from './exec-stream.ts';
 import { ExecutionService } from './execution-service.ts';
 import { Idempotency } from './idempotency.ts';
@@ -77,14 +79,16 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const sessions = new SessionService({
     store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, previewUrl: (id) => previewSite.urlOf(id), events: sessionEvents,
   });
+  const notifier = new Notifier(subscriber);
+  const admission = new ExecAdmission({ slots: new ExecSlots(redis, keys), notifier, clock, log: log.child({ module: 'admission' }) });
   const executions = new ExecutionService({
-    sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS, metrics,
-    events: new ExecStream(redis, new ExecEventLog(redis, keys), new Notifier(subscriber), keys),
+    sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS, metrics, admission, clock, usage,
+    events: new ExecStream(redis, new ExecEventLog(redis, keys), notifier, keys),
   });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
   const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
     previewSite, authFailures: new AuthFailureLimit(redis, keys, cfg.AUTH_FAILURES_PER_MINUTE),
-    idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
+    idempotency: new Idempotency(redis, keys, { maxBytes: cfg.IDEMPOTENCY_MAX_BYTES }), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
     adminTokenMaxTtlSec: cfg.ADMIN_TOKEN_MAX_TTL,
     workspace: new WorkspaceService({ sessions, plans, transfers: new TransferClient(), transferDeadlineMs: cfg.TRANSFER_DEADLINE_MS }),
     log, webhooks, metrics,
@@ -114,6 +118,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
     await rpc.stop();
     await sessionEvents.drain();
     await emitter.close();
+    admission.stop();
     clock.stop();
     redis.disconnect();
     subscriber.disconnect();

@@ -108,7 +108,7 @@ export type RunRequestInput = z.input<typeof runRequestSchema>;
  */
 export const agentOps = {
   ping: { request: z.object({}), reply: z.object({ version: z.string() }) },
-  /** Runs a program to its end; `out` progress replies while it runs when `stream` is set. */
+  /** Runs a program to its end: a `started` progress reply, then `out` ones while it runs when `stream` is set. */
   run: { request: runRequestSchema, reply: z.object({ result: runResultSchema }) },
   /** Starts a program in the background and answers at once; its output is discarded. */
   spawn: { request: runRequestSchema, reply: z.object({ pid: z.number().int() }) },
@@ -186,6 +186,11 @@ export type AgentRequest = { [O in AgentOp]: { id: string; op: O } & z.infer<Age
 
 /** Progress replies: they precede a request's final reply and never end it. */
 export const progressSchemas = {
+  /**
+   * A foreground run's program started: its pid and the gid every process of the execution
+   * carries (in the container's pid namespace), so the runner can end it from the host.
+   */
+  started: z.object({ pid: z.number().int(), gid: z.number().int() }),
   /** Output of a streaming run (UTF-8, never splitting a character). */
   out: z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() }),
   /** A read's file is open; its bytes follow on the data stream. */

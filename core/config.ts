@@ -43,7 +43,8 @@ const schema = z.object({
   SANDBOX_PIDS_LIMIT: z.coerce.number().int().min(16).max(4096).default(256),
   SANDBOX_TMP_MB: z.coerce.number().int().min(1).max(1024).default(64),
   NODE_SESSION_CAPACITY: z.coerce.number().int().min(1).default(200),
-  NODE_EXEC_CONCURRENCY: z.coerce.number().int().min(1).default(64),
+  /** Executions one node runs at once, all accounts together (a ceiling for the node, not the fairness). */
+  NODE_EXEC_CONCURRENCY: z.coerce.number().int().min(1).default(256),
   /** File transfers and preview exchanges one node runs at once. */
   NODE_DATA_CONCURRENCY: z.coerce.number().int().min(1).default(32),
   /** Short control operations (stat, ps, kill, list, delete) one node runs at once. */
@@ -81,6 +82,10 @@ const schema = z.object({
   /** Most quota (MB) a node's workspaces may add up to; 0 = 90 % of WORKSPACE_DIR's filesystem. */
   NODE_DISK_BUDGET_MB: z.coerce.number().int().min(0).default(0),
   MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  /** Most bytes of a response an idempotent replay (and a stream's result event) keeps. */
+  IDEMPOTENCY_MAX_BYTES: z.coerce.number().int().min(4096).default(64 * 1024),
+  /** Bytes of streamed output an account may keep in Redis at once (events kept for resumption). */
+  STREAM_QUOTA_BYTES: z.coerce.number().int().min(65_536).default(64 * 1024 * 1024),
   REQUEST_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   /**
    * Deadline of a file transfer (write, read, upload, download), ms; past it the transfer is cut

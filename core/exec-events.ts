@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { ErrorBody } from './errors.ts';
 import type { Keys } from './redis.ts';
 import { RedisScript } from './redis-script.ts';
+import { RECORD_OVERHEAD_BYTES, STORED_BYTES_LUA } from './stored-bytes.ts';
 import type { ExecutionResult } from './schemas.ts';
 
 /**
@@ -28,31 +29,62 @@ export const TERMINAL_EVENTS: ReadonlySet<ExecEventName> = new Set(['result', 'e
 /** How long an execution's events stay readable after its last event, seconds. */
 export const EVENTS_RETENTION_SEC = 900;
 
-// Append, keep, and wake the followers: one round trip per event. A terminal event is appended
-// only once: the first of result/error wins (the API's error for a failed job must never follow
-// the runner's result, nor the other way round).
-const APPEND = new RedisScript(`
-if ARGV[4] == '1' then
+// Append, keep, count, and wake the followers: one round trip per event. A terminal event is
+// appended only once: the first of result/error wins (the API's error for a failed job must
+// never follow the runner's result, nor the other way round). An output event that would take
+// the owner's streams past its quota is not stored (0). The stream's size is counted against its
+// owner's stored bytes until the stream lapses: each append moves its whole size to the bucket
+// of its new expiry.
+// KEYS: events, notify, owner, size meta, stored-bytes prefix. ARGV: event, data, retention s,
+// terminal flag, quota bytes (0: none).
+const APPEND = new RedisScript(`${STORED_BYTES_LUA}
+local terminal = ARGV[4] == '1'
+if terminal then
   local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
   if last[1] and (last[1][2][2] == 'result' or last[1][2][2] == 'error') then return false end
 end
+local now = stored_now()
+local owner = redis.call('GET', KEYS[3])
+local hk = owner and (KEYS[5] .. owner .. ':streams')
+local size = #ARGV[1] + #ARGV[2] + ${RECORD_OVERHEAD_BYTES}
+local quota = tonumber(ARGV[5])
+if hk and not terminal and quota > 0 and stored_sum(hk, now) + size > quota then return 0 end
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1], 'd', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+if hk then
+  local old = tonumber(redis.call('HGET', KEYS[4], 'b') or '0')
+  local oldUntil = tonumber(redis.call('HGET', KEYS[4], 'u') or '0')
+  local untilMs = now + tonumber(ARGV[3]) * 1000
+  if old > 0 then stored_add(hk, now, oldUntil, -old) end
+  stored_add(hk, now, untilMs, old + size)
+  redis.call('HSET', KEYS[4], 'b', old + size, 'u', untilMs)
+  redis.call('EXPIRE', KEYS[4], ARGV[3])
+end
 redis.call('PUBLISH', KEYS[2], id)
 return id`);
+
+/** What became of an appended event. */
+export type AppendOutcome = 'appended' | 'duplicate' | 'over-quota';
 
 export class ExecEventLog {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    /** Bytes of streamed output one account may keep (0: no quota; the API only appends errors). */
+    private readonly quotaBytes = 0,
   ) {}
 
-  /** Appends one event; a second terminal event is dropped. Resolves with its id (null if dropped). */
-  async append(executionId: string, e: ExecEvent): Promise<string | null> {
+  /**
+   * Appends one event: a second terminal event is dropped, and an output event past its
+   * owner's stream quota is not stored. Terminal events are always stored (keep them bounded).
+   */
+  async append(executionId: string, e: ExecEvent): Promise<AppendOutcome> {
     const terminal = TERMINAL_EVENTS.has(e.event) ? '1' : '0';
-    const id = await APPEND.run(this.redis, [this.keys.execEvents(executionId), this.keys.execNotify(executionId)],
-      [e.event, JSON.stringify(e.data), EVENTS_RETENTION_SEC, terminal]);
-    return typeof id === 'string' ? id : null;
+    const k = this.keys;
+    const r = await APPEND.run(this.redis,
+      [k.execEvents(executionId), k.execNotify(executionId), k.execOwner(executionId), k.execSize(executionId), k.storedBytesPrefix()],
+      [e.event, JSON.stringify(e.data), EVENTS_RETENTION_SEC, terminal, this.quotaBytes]);
+    return typeof r === 'string' ? 'appended' : r === 0 ? 'over-quota' : 'duplicate';
   }
 
   /** Up to `count` events after `afterId` ('0' for the first), in order. */

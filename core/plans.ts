@@ -10,6 +10,11 @@ const plan = z.object({
   ceilings: limits,
   maxTtl: z.number().int().min(60),
   maxFileBytes: z.number().int().min(1),
+  /**
+   * Executions running at once (foreground ones, and background ones while they start), per
+   * session and per account across every node; more wait in the account's own line.
+   */
+  runningExecutions: z.object({ perSession: z.number().int().min(1), perAccount: z.number().int().min(1) }),
 });
 
 const plans = z.object({ free: plan, paid: plan, enterprise: plan });
@@ -34,6 +39,9 @@ export function loadPlans(file: string): Plans {
     const p = parsed.data[name];
     for (const k of ['memory', 'cpu', 'timeout', 'disk'] as const) {
       if (p.defaults[k] > p.ceilings[k]) throw new Error(`plan ${name}: default ${k} above its ceiling`);
+    }
+    if (p.runningExecutions.perSession > p.runningExecutions.perAccount) {
+      throw new Error(`plan ${name}: runningExecutions.perSession above perAccount`);
     }
   }
   return Object.freeze(parsed.data);

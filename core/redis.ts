@@ -81,6 +81,17 @@ export class Keys {
   webhookPending(account: string): string { return `${this.prefix}:account:${account}:webhook-pending`; }
   /** Set once a session's loss was reported (`session.lost` goes out once). */
   sessionLost(sessionId: string): string { return `${this.prefix}:session:${sessionId}:lost`; }
+  /** The account a streamed execution belongs to; its stored size (bytes and expiry bucket). */
+  execOwner(executionId: string): string { return `${this.execEvents(executionId)}:owner`; }
+  execSize(executionId: string): string { return `${this.execEvents(executionId)}:size`; }
+  /** Bytes an account keeps in Redis, by kind (core/stored-bytes.ts). */
+  storedBytes(account: string, kind: 'idempotency' | 'streams'): string { return `${this.storedBytesPrefix()}${account}:${kind}`; }
+  storedBytesPrefix(): string { return `${this.prefix}:stored:`; }
+  /** Running-execution slots and the waiting line of an account (core/exec-slots.ts). */
+  slots(account: string, part: 'run' | 'line' | 'meta' | 'alive'): string { return `${this.prefix}:xs:a:${account}:${part}`; }
+  sessionSlots(sessionId: string): string { return `${this.prefix}:xs:s:${sessionId}`; }
+  slotSeq(): string { return `${this.prefix}:xs:seq`; }
+  slotGrants(): string { return `${this.prefix}:xs:granted`; }
 }
 
 /** `Retry-After` of answers given while Redis is unavailable, s. */

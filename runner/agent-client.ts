@@ -42,9 +42,18 @@ export class AgentClient {
     return this.channel.call('ping', {});
   }
 
-  /** Runs a program to its end; `onOut` sees its output while it runs when `req.stream` is set. */
-  async run(req: RunRequestInput, onOut?: (stream: 'stdout' | 'stderr', data: string) => void): Promise<RunResult> {
-    const onProgress = onOut && ((p: Progress) => p.type === 'out' && onOut(p.stream, p.data));
+  /**
+   * Runs a program to its end; `onOut` sees its output while it runs when `req.stream` is set,
+   * `onStarted` its pid and gid once it runs.
+   */
+  async run(
+    req: RunRequestInput, onOut?: (stream: 'stdout' | 'stderr', data: string) => void,
+    onStarted?: (s: { pid: number; gid: number }) => void,
+  ): Promise<RunResult> {
+    const onProgress = (p: Progress) => {
+      if (p.type === 'out') onOut?.(p.stream, p.data);
+      else if (p.type === 'started') onStarted?.({ pid: p.pid, gid: p.gid });
+    };
     return (await this.channel.call('run', req, onProgress)).result;
   }
 

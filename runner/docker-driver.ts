@@ -94,6 +94,21 @@ export class DockerDriver implements SandboxDriver {
     }
   }
 
+  async hostPid(containerId: string): Promise<number | undefined> {
+    const info = await this.call(() => this.docker.getContainer(containerId).inspect());
+    return info.State.Running && info.State.Pid > 0 ? info.State.Pid : undefined;
+  }
+
+  async kill(containerId: string): Promise<void> {
+    try {
+      await this.docker.getContainer(containerId).kill({ signal: 'SIGKILL' });
+    } catch (err) {
+      // 409: not running; 404: gone. Either way nothing of it runs.
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status !== 409 && status !== 404) throw mapDockerError(err);
+    }
+  }
+
   async diagnose(containerId: string): Promise<SandboxDiagnosis | undefined> {
     try {
       const info = await this.docker.getContainer(containerId).inspect();

@@ -23,6 +23,7 @@ import { NodeMetrics } from './node-metrics.ts';
 import { Sandboxes } from './sandboxes.ts';
 import { loadSeccompProfile } from './seccomp-profile.ts';
 import { SnapshotStore } from './snapshot-store.ts';
+import { TimeoutBackstop } from './timeout-backstop.ts';
 import { TransferHub } from './transfer-hub.ts';
 import { startWebhooks, type WebhookNet } from './webhooks/setup.ts';
 
@@ -123,8 +124,12 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
   const transfers = new TransferHub();
   const transferUrl = await transfers.start(cfg.TRANSFER_HOST, cfg.TRANSFER_PORT, cfg.TRANSFER_URL);
   const access = new AgentAccess({ sandboxes, lifecycle, store, driver, log: log.child({ module: 'access' }) });
-  const executor = new Executor({ access, events: new ExecEventLog(redis, keys), usage, log: log.child({ module: 'executor' }), node: events });
-  const handlers = nodeHandlers({ access, exec: executor, janitor, transfers, previewFirstByteMs: cfg.PREVIEW_FIRST_BYTE_MS });
+  const backstop = new TimeoutBackstop({ driver, sandboxes, store, runtime: cfg.SANDBOX_RUNTIME, log: log.child({ module: 'backstop' }) });
+  const executor = new Executor({
+    access, events: new ExecEventLog(redis, keys, cfg.STREAM_QUOTA_BYTES), usage, log: log.child({ module: 'executor' }),
+    resultMaxBytes: cfg.IDEMPOTENCY_MAX_BYTES, backstop, node: events,
+  });
+  const handlers = nodeHandlers({ access, exec: executor, janitor, transfers, backstop, previewFirstByteMs: cfg.PREVIEW_FIRST_BYTE_MS });
   const common = { connection: blocking, publisher: redis, keys, bullPrefix: bullPrefix(cfg.REDIS_PREFIX), clock, log };
   const onExpired = (_name: string, payload: unknown) => {
     const keyId = (payload as { keyId?: unknown }).keyId;

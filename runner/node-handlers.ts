@@ -6,6 +6,7 @@ import { tarFrom, untarInto } from './file-ops.ts';
 import type { Janitor } from './janitor.ts';
 import type { Handlers, JobContext } from './job-worker.ts';
 import { relayPreview } from './preview-relay.ts';
+import type { TimeoutBackstop } from './timeout-backstop.ts';
 import type { Transfer, TransferHub } from './transfer-hub.ts';
 
 /** How long the session's preview server may take to accept a connection, ms. */
@@ -16,21 +17,20 @@ export interface NodeHandlerDeps {
   exec: Executor;
   janitor: Janitor;
   transfers: TransferHub;
+  backstop: TimeoutBackstop;
   /** How long a session's preview server may take to start answering, ms. */
   previewFirstByteMs: number;
 }
 
 /** Handlers of a node's queues: every job about a session hosted on this node. */
-export function nodeHandlers({ access, exec, janitor, transfers, previewFirstByteMs }: NodeHandlerDeps): Handlers<NodeJobs> {
+export function nodeHandlers({ access, exec, janitor, transfers, backstop, previewFirstByteMs }: NodeHandlerDeps): Handlers<NodeJobs> {
   const agent = access.use.bind(access);
   return {
     execute: (p) => exec.run(p),
     spawn: (p) => exec.spawn(p),
     delete: async (p) => ({ deleted: await janitor.delete(p.sessionId) }),
-    kill: async (p) => {
-      const pids = await agent(p.sessionId, (a) => a.kill(p.pid));
-      return { killed: pids.length > 0, pids };
-    },
+    // A starved agent (e.g. a fork bomb in the session) does not stop a kill: the host does it.
+    kill: (p) => agent(p.sessionId, (a) => backstop.kill(p.sessionId, p.pid, () => a.kill(p.pid))),
     processes: async (p) => ({ processes: await agent(p.sessionId, (a) => a.ps()) }),
     stat: (p) => agent(p.sessionId, (a) => a.stat()),
     fileList: (p) => agent(p.sessionId, (a) => a.list(p.path, { recursive: true, limit: p.limit, offset: p.offset, cursor: p.cursor })),

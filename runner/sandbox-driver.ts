@@ -31,4 +31,8 @@ export interface SandboxDriver {
   pause(containerId: string): Promise<void>;
   /** Thaws a paused container; a container that is not paused is fine. */
   unpause(containerId: string): Promise<void>;
+  /** The host pid of the container's main process, for its cgroup; undefined when not running. */
+  hostPid(containerId: string): Promise<number | undefined>;
+  /** Kills every process of the container at once (it stops; `connect` starts it again). */
+  kill(containerId: string): Promise<void>;
 }

@@ -143,6 +143,20 @@ export class Sandboxes {
     if (other) await this.o.driver.remove(other);
   }
 
+  /**
+   * Kills a session's container (everything in it stops at once) and forgets its channel; the
+   * next use starts the same container again. For a sandbox nothing else can reach (the timeout
+   * backstop under gVisor); what lives only in the container (a tmpfs workspace, /tmp) is lost.
+   */
+  async restart(sessionId: string): Promise<void> {
+    const sandbox = await this.live.get(sessionId)?.catch(() => undefined);
+    this.live.delete(sessionId);
+    const containerId = sandbox?.containerId ?? (await this.containerOf(sessionId));
+    if (containerId) await this.o.driver.kill(containerId);
+    sandbox?.agent.close('sandbox restarted');
+    await sandbox?.port.close().catch(() => {});
+  }
+
   /** Snapshots an idle session's workspace, then removes its container: state `deep-sleep`. */
   async deepSleep(sessionId: string): Promise<void> {
     const rec = await this.record(sessionId);

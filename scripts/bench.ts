@@ -5,13 +5,16 @@ import http from 'node:http';
 import { Buntime } from '@buntime/sdk';
 import { startApi } from '../api/main.ts';
 import { AccountStore } from '../core/accounts.ts';
+import { ExecSlots } from '../core/exec-slots.ts';
 import { createRedis, Keys } from '../core/redis.ts';
 import { startRunner } from '../runner/main.ts';
+import { benchFairness } from './bench-fairness.ts';
 
 /**
  * `npm run bench`: the hot path next to its baseline, measured in the same run on this machine.
  * Baseline: a bare `bun -e 'console.log(1)'` spawned on the host. Then, through HTTP and the
- * whole service: trivial execute p50/p99, executes/s with 16 sessions in parallel, session create.
+ * whole service: trivial execute p50/p99, executes/s with 16 sessions in parallel, session create,
+ * and another account's latency while a hostile one keeps its plan's slots busy (bench-fairness.ts).
  */
 const BUN = ['node_modules/bun/bin/bun.exe', 'node_modules/@oven/bun-linux-x64/bin/bun'].find((p) => existsSync(p))!;
 
@@ -142,6 +145,7 @@ try {
     ['POST /sessions/create, new container, p50', `${pct(createTimes, 50).toFixed(0)} ms`, `p99 ${pct(createTimes, 99).toFixed(0)} ms`],
     ['POST /sessions/create, from the warm pool, p50', `${pct(warmTimes, 50).toFixed(0)} ms`, `p99 ${pct(warmTimes, 99).toFixed(0)} ms`],
   ];
+  rows.push(...await benchFairness({ baseUrl: api.url, accounts, slots: new ExecSlots(redis, new Keys(env.REDIS_PREFIX)) }));
   console.log(`\nBuntime bench (${new Date().toISOString()}, ${process.arch}, bun ${spawnSync(BUN, ['--version']).stdout.toString().trim()})\n`);
   for (const [name, value, note] of rows) console.log(`${name.padEnd(52)} ${value.padStart(10)}   ${note}`);
   console.log('');

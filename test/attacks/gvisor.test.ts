@@ -70,4 +70,24 @@ describe('gVisor runtime', () => {
     const rest = await client.files.list(sessionId, { path: 'many', limit: 400, cursor: first.nextCursor! });
     expect([first.total, first.files.length + rest.files.length, rest.nextCursor]).toEqual([600, 600, null]);
   });
+
+  it('answers a fork bomb with a result within 20 s and leaves a usable session', async () => {
+    // A session of the free plan's shape (0.25 CPU), so the bomb can starve the agent. On the
+    // ptrace platform the bomb usually takes the sandbox down first (its host tasks reach the
+    // pids limit): the program's result is then `killed`, and the next request restarts it.
+    const small = (await client.sessions.create()).id;
+    try {
+      const t0 = Date.now();
+      const r = await client.execute({
+        sessionId: small, command: 'f(){ while :; do f & done; }; f & while :; do wait; done', timeout: 10,
+      });
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      expect(['timeout', 'killed']).toContain(r.status);
+      expect(r.signal).toBe('SIGKILL');
+      const next = await client.execute({ sessionId: small, command: 'echo alive; ps -o args | grep -v grep | grep -c "do f &"' });
+      expect(next.stdout).toBe('alive\n0\n');
+    } finally {
+      await client.sessions.delete(small).catch(() => {});
+    }
+  }, 60_000);
 });

@@ -63,6 +63,8 @@ export class Runner {
   async run(id: string, req: RunRequest): Promise<RunResult> {
     const started = await this.start({ id, req, background: false });
     const { exec, launched, prep, t0, writeSpan, oomBefore } = started;
+    // The runner's host-side timeout backstop needs the gid to find this execution's processes.
+    send({ id, type: 'started', pid: launched.pid, gid: exec.gid });
     const result = await this.foreground(started.job, exec, launched, prep, t0);
     const oomDelta = (this.deps.oom.read() ?? 0) - (oomBefore ?? 0);
     const exclude = new Set(prep.tempSource ? [prep.tempSource.rel] : []);
