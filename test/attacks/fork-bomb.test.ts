@@ -41,7 +41,10 @@ async function container(sessionId: string) {
   return {
     uid,
     /** Live (non-zombie) processes of the session uid in the container. */
-    userProcesses: () => procs().filter((p) => field(p.status, 'Uid') === uid && !/^State:\s+Z/m.test(p.status)).map((p) => p.pid),
+    // Processes of executions (they carry the session uid and a gid of their own); the agent's
+    // change watcher runs as the session uid too but keeps gid 0, and is not user code.
+    userProcesses: () => procs().filter((p) => field(p.status, 'Uid') === uid && field(p.status, 'Gid') !== 0
+      && !/^State:\s+Z/m.test(p.status)).map((p) => p.pid),
     /** The agent: root's process whose parent is the container's init. */
     agentPid: () => procs().find((p) => field(p.status, 'Uid') === 0 && field(p.status, 'PPid') === info.State.Pid)!.pid,
   };
