@@ -151,7 +151,7 @@ async function existing(docker: Docker, tag: string): Promise<{ id: string; hash
     return { id: info.Id, hash: info.Config?.Labels?.['buntime.hash'] };
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) return undefined;
-    throw new Error(`cannot reach the Docker engine: ${(err as Error).message}`);
+    throw new Error(`cannot reach the Docker engine: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -177,7 +177,7 @@ function compileHelper(work: string, name: string): Buffer {
     });
   } catch (err) {
     throw new Error(`cannot compile images/bun/${name}.c with gcc -static (${(err as Error).message}); `
-      + 'apt-get install gcc libc6-dev');
+      + 'apt-get install gcc libc6-dev', { cause: err });
   }
   return readFileSync(out);
 }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type {
-  AgentOp, AgentReplyOf, AgentRequestOf, FileEntry, ProcessInfo, Progress, RunRequestInput, RunResult,
+  AgentOp, AgentReplyOf, AgentRequestOf, ProcessInfo, Progress, RunRequestInput, RunResult,
 } from '../core/agent-protocol.ts';
 import type { AgentChannel } from './agent-channel.ts';
 import type { DataPort } from './data-port.ts';

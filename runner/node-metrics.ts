@@ -123,7 +123,9 @@ export class NodeMetrics {
   private gauges(s: NodeGaugeSources): void {
     const registers = [this.registry];
     const node = this.node;
-    const metrics = this;
+    // prom-client calls collect() with the gauge as `this`; these read this node's state.
+    const slotsInUse = () => this.slotsInUse;
+    const egressOpen = () => this.egressOpen();
     new Gauge({
       name: 'buntime_sessions', help: 'Sessions hosted by this node, by recorded state', labelNames: ['node', 'state'], registers,
       async collect() {
@@ -141,14 +143,14 @@ export class NodeMetrics {
       .set({ node }, s.capacity);
     new Gauge({
       name: 'buntime_job_slots_in_use', help: 'Jobs running now, by lane', labelNames: ['node', 'lane'], registers,
-      collect() { for (const [lane, running] of metrics.slotsInUse) this.set({ node, lane }, running.size); },
+      collect() { for (const [lane, running] of slotsInUse()) this.set({ node, lane }, running.size); },
     });
     this.slotGauge = new Gauge({ name: 'buntime_job_slots', help: 'Jobs a lane runs at once at most', labelNames: ['node', 'lane'], registers });
     new Gauge({
       name: 'buntime_egress_open_connections', help: 'Egress connections open now (client: from sessions, upstream: to targets)',
       labelNames: ['node', 'side'], registers,
       collect() {
-        const open = metrics.egressOpen();
+        const open = egressOpen();
         this.set({ node, side: 'client' }, open.client);
         this.set({ node, side: 'upstream' }, open.upstream);
       },

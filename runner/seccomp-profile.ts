@@ -10,7 +10,7 @@ export function loadSeccompProfile(path: string): string {
   try {
     profile = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new Error(`cannot read the seccomp profile ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot read the seccomp profile ${path}: ${(err as Error).message}`, { cause: err });
   }
   const p = profile as { defaultAction?: unknown; syscalls?: unknown };
   if (typeof p.defaultAction !== 'string' || !Array.isArray(p.syscalls)) {

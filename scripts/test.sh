@@ -8,6 +8,7 @@ source scripts/bootstrap.sh
 bash scripts/ensure-chromium.sh
 export REDIS_URL
 npm run --silent typecheck
+npm run --silent lint
 report=.buntime/vitest-report.json
 rm -f "$report"
 rc=0

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import tar from 'tar-stream';
 import { Queue } from 'bullmq';
 import { describe, expect, inject, it } from 'vitest';
@@ -48,7 +48,7 @@ describe('files', () => {
     const back = await s.client.files.read(s.sessionId, 'bin/random.dat');
     expect(Buffer.from(back).equals(bytes)).toBe(true);
     const sum = await s.client.execute({ sessionId: s.sessionId, command: 'sha256sum bin/random.dat | cut -d" " -f1' });
-    expect(sum.stdout.trim()).toBe(require('node:crypto').createHash('sha256').update(bytes).digest('hex'));
+    expect(sum.stdout.trim()).toBe(createHash('sha256').update(bytes).digest('hex'));
   });
 
   it('uploads a 200-file tree as tar and downloads an identical tree', async () => {

@@ -30,7 +30,7 @@ export function previewRoutes(d: PreviewDeps): Router {
     const sessionId = String(req.params.sessionId);
     const prefix = `/preview/${sessionId}`;
     const rest = new URL(req.originalUrl, 'http://preview').pathname.replace(/^\/preview\/[^/]+/i, '');
-    await relay(d, req, res, sessionId, { kind: 'path', prefix }, rest);
+    await relay(d, req, res, { sessionId, mode: { kind: 'path', prefix }, path: rest });
   });
   return r;
 }
@@ -50,7 +50,7 @@ export function previewHostRoutes(d: PreviewDeps): RequestHandler {
       if (session !== undefined && session !== sessionId) {
         throw new BuntimeError('forbidden', 'a session token opens only its own session\'s preview');
       }
-      await relay(d, req, res, sessionId, { kind: 'host' }, new URL(req.originalUrl, 'http://preview').pathname);
+      await relay(d, req, res, { sessionId, mode: { kind: 'host' }, path: new URL(req.originalUrl, 'http://preview').pathname });
     } catch (err) {
       next(err);
     }
@@ -58,7 +58,8 @@ export function previewHostRoutes(d: PreviewDeps): RequestHandler {
 }
 
 /** One exchange with the session's server; `path` is the path below the preview's root. */
-async function relay(d: PreviewDeps, req: Request, res: Response, sessionId: string, mode: PreviewMode, path: string) {
+async function relay(d: PreviewDeps, req: Request, res: Response, to: { sessionId: string; mode: PreviewMode; path: string }) {
+  const { sessionId, mode, path } = to;
   const out = await d.workspace.preview(ctx(res).principal!, sessionId, {
     port: d.port, method: req.method, path: `${path || '/'}${queryWithoutToken(req)}`, headers: requestHeaders(req.headers), body: req,
   });

@@ -34,7 +34,7 @@ export async function relayHttp(deps: UpstreamDeps, session: EgressSession, req:
     upstream.socket.destroy();
     return record.finish(upstream);
   }
-  forward(req, res, upstream, target.path, formatTarget(target), record);
+  forward({ req, res }, upstream, { path: target.path, authority: formatTarget(target) }, record);
 }
 
 function refuse(res: ServerResponse, record: ExchangeRecord, r: Refusal, close: boolean): void {
@@ -42,7 +42,10 @@ function refuse(res: ServerResponse, record: ExchangeRecord, r: Refusal, close: 
   if (!res.headersSent && !res.destroyed) sendRefusal(res, r, close);
 }
 
-function forward(req: IncomingMessage, res: ServerResponse, up: Upstream, path: string, authority: string, record: ExchangeRecord): void {
+function forward(
+  { req, res }: { req: IncomingMessage; res: ServerResponse }, up: Upstream, to: { path: string; authority: string }, record: ExchangeRecord,
+): void {
+  const { path, authority } = to;
   const { socket } = up;
   socket.once('close', () => record.finish(up));
   // The client connection is not idle while its response is pending, however slow the upstream.

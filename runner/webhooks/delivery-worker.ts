@@ -67,7 +67,7 @@ async function processDelivery(o: DeliveryWorkerOptions, job: Job): Promise<void
   const out = await deliverOnce(o, hook, d.event);
   const retry = !out.ok && !out.final && attempt < (job.opts.attempts ?? 1);
   o.onAttempt?.(out.ok ? 'ok' : out.final ? 'refused' : 'failed');
-  await o.store.logAttempt(hook.id, record(d.event, deliveryId, attempt, started, out, retry ? nextAttemptAt(job, attempt) : null));
+  await o.store.logAttempt(hook.id, record({ event: d.event, deliveryId, attempt, started }, out, retry ? nextAttemptAt(job, attempt) : null));
   if (!retry) await o.store.releasePending(d.account, deliveryId);
   if (out.ok) return;
   throw retry ? new Error(out.error) : new UnrecoverableError(out.error);
@@ -105,7 +105,10 @@ function failure(err: unknown): Outcome {
   return { ok: false, statusCode: null, error: `failed: ${(err as Error).message ?? String(err)}`, final: false };
 }
 
-function record(event: WebhookEvent, deliveryId: string, attempt: number, started: number, out: Outcome, next: string | null): DeliveryAttempt {
+function record(
+  at: { event: WebhookEvent; deliveryId: string; attempt: number; started: number }, out: Outcome, next: string | null,
+): DeliveryAttempt {
+  const { event, deliveryId, attempt, started } = at;
   return {
     deliveryId, eventId: event.id, event: event.type, attempt, at: new Date(started).toISOString(), ok: out.ok,
     statusCode: out.statusCode, error: out.ok ? null : out.error, durationMs: Date.now() - started, nextAttemptAt: next,

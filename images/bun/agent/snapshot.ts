@@ -56,7 +56,7 @@ export class Snapshots {
     return proc;
   }
 
-  private async check(proc: Subprocess<any, any, any>, what: string): Promise<void> {
+  private async check(proc: Subprocess<'pipe' | 'ignore', 'pipe' | 'ignore', 'pipe'>, what: string): Promise<void> {
     const code = await proc.exited;
     if (code === 0) return;
     const err = proc.stderr instanceof ReadableStream ? await new Response(proc.stderr).text() : '';
