@@ -20,6 +20,13 @@ export const DATA_SOCKET = '/run/buntime-host/data.sock';
 /** The host directory holding the data socket is bind-mounted here (root-only, mode 0700). */
 export const DATA_SOCKET_DIR = '/run/buntime-host';
 
+/**
+ * Port of the egress proxy the agent serves on the container's loopback (127.0.0.1): user
+ * programs' `HTTP_PROXY`/`HTTPS_PROXY`. Each connection is relayed, bytes only, on a data
+ * connection of kind `egress` to the runner's policy proxy.
+ */
+export const EGRESS_PROXY_PORT = 3128;
+
 /** First line the agent writes on a data connection, then `\n`, then raw bytes. */
 export type DataHeader =
   /** A stream the runner asked for in a request (`write`, `read`, `tcp`) by its token. */
@@ -205,4 +212,9 @@ export interface AgentEnvironment {
   BUNTIME_FSIZE: string;
   /** The runner's data socket ({@link DATA_SOCKET}). */
   BUNTIME_DATA_SOCKET: string;
+  /**
+   * `NPM_REGISTRY_URL` of the node, when the operator set one: user programs get it as
+   * `BUN_CONFIG_REGISTRY` and `NPM_CONFIG_REGISTRY` (their default package registry).
+   */
+  BUNTIME_NPM_REGISTRY?: string;
 }
