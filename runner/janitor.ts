@@ -3,6 +3,7 @@ import type { SessionStore } from '../core/session-store.ts';
 import type { IdleKeeper } from './idle-keeper.ts';
 import type { SandboxDriver } from './sandbox-driver.ts';
 import type { Sandboxes } from './sandboxes.ts';
+import type { SessionEgress } from './session-egress.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
 
 /**
@@ -18,13 +19,14 @@ export class Janitor {
       lifecycle: IdleKeeper;
       snapshots: SnapshotStore;
       driver: SandboxDriver;
+      egress: Pick<SessionEgress, 'forget'>;
       log: Logger;
     },
   ) {}
 
   /**
    * Deletes a session: its record and slot first (requests in flight then see it gone and
-   * answer 404), then at once its container, data channel and snapshot.
+   * answer 404), then at once its container, data channel, snapshot and egress log.
    */
   async delete(sessionId: string): Promise<boolean> {
     const rec = await this.o.store.get(sessionId);
@@ -32,6 +34,7 @@ export class Janitor {
     this.o.lifecycle.forget(sessionId);
     await this.o.sandboxes.drop(sessionId, rec?.containerId || undefined);
     await this.o.snapshots.remove(sessionId);
+    await this.o.egress.forget(sessionId).catch((err: unknown) => this.o.log.warn({ err, sessionId }, 'egress log not cleared'));
     return removed;
   }
 
