@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { AccountStore } from '../core/accounts.ts';
+import type { EgressLog } from '../core/egress-log.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Plans, PlanName } from '../core/plans.ts';
 import { NodeDirectory } from '../core/node-directory.ts';
@@ -37,6 +38,8 @@ export interface AppDeps {
   /** Port inside a session that its preview URL reaches. */
   previewPort: number;
   usage: UsageStore;
+  /** Sessions' egress logs and the accounts' egress byte counters. */
+  egress: EgressLog;
   idempotency: Idempotency;
   sessionTokens: SessionTokens;
   /** `ADMIN_JWT_SECRET`; unset, `/admin/*` answers 401 to everyone. */
@@ -59,7 +62,7 @@ export function createApp(d: AppDeps): express.Express {
   app.use(healthRoutes(d.redis, new NodeDirectory(d.redis, d.keys)));
   app.use(dashboardRoutes()); // public static page; it calls the API with the key pasted into it
   // Admin JWTs, not API keys: mounted before key authentication, with its own 401s and 404s.
-  app.use('/admin', adminRoutes({ secret: d.adminSecret, accounts: d.accounts, usage: d.usage, plans: d.plans }));
+  app.use('/admin', adminRoutes({ secret: d.adminSecret, accounts: d.accounts, usage: d.usage, plans: d.plans, egress: d.egress }));
   // Authenticate and meter before reading a body: unauthenticated callers cannot make us parse.
   app.use(bearerAuth(d.accounts, d.sessionTokens));
   app.use(usageMeter(d.usage));
@@ -71,7 +74,7 @@ export function createApp(d: AppDeps): express.Express {
   app.use(sessionRoutes(d.sessions, d.sessionTokens, d.idempotency));
   app.use(executeRoutes(d.executions, d.idempotency));
   app.use(workspaceRoutes(d.workspace, d.plans));
-  app.use(usageRoutes({ accounts: d.accounts, usage: d.usage, plans: d.plans }));
+  app.use(usageRoutes({ accounts: d.accounts, usage: d.usage, plans: d.plans, egress: d.egress }));
   app.use(notFound());
   app.use(errorHandler());
   return app;

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { DestinationStream } from 'pino';
 import { AccountStore } from '../core/accounts.ts';
+import { EgressLog } from '../core/egress-log.ts';
 import { loadConfig } from '../core/config.ts';
 import { ExecEventLog } from '../core/exec-events.ts';
 import { JobRpcClient } from '../core/job-rpc.ts';
@@ -51,15 +52,16 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
   const accounts = new AccountStore(redis, keys);
+  const egress = new EgressLog(redis, keys);
   const sessions = new SessionService({
-    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, publicUrl: () => publicUrl,
+    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, egress, publicUrl: () => publicUrl,
   });
   const executions = new ExecutionService({
     sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
     events: new ExecStream(redis, new ExecEventLog(redis, keys), new Notifier(subscriber), keys),
   });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
-  const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
+  const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, egress, sessionTokens, previewPort: cfg.PREVIEW_PORT,
     idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
     workspace: new WorkspaceService({ sessions, plans, transfers: new TransferClient() }), log });
   const server = await new Promise<Server>((resolve) => {
