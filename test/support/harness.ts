@@ -5,6 +5,7 @@ import { startApi } from '../../api/main.ts';
 import { AccountStore } from '../../core/accounts.ts';
 import { startRunner } from '../../runner/main.ts';
 import { createRedis, Keys } from '../../core/redis.ts';
+import { SUITE_EGRESS_ENV } from './egress-env.ts';
 
 export const apiUrl = () => inject('apiUrl');
 
@@ -108,13 +109,18 @@ export function useSession(plan: 'free' | 'paid' | 'enterprise' = 'free', create
 
 /**
  * A service of a test's own: a runner and an API under a fresh Redis prefix and node id, with
- * `overrides` on top of the environment (e.g. `IDLE_AFTER`, `WARM_POOL_SIZE`, a `REDIS_URL` of its own). `client(plan)`
+ * `overrides` on top of the environment (e.g. `IDLE_AFTER`, `WARM_POOL_SIZE`, a `REDIS_URL` of its own) and the
+ * suite's egress settings on top of those (static resolver, test guard). `client(plan)`
  * makes an account there and an SDK client for it; `stop()` stops both.
  */
 export async function ownService(name: string, overrides: Record<string, string> = {}) {
   const run = randomBytes(4).toString('hex');
   const env = {
-    ...process.env, REDIS_PREFIX: `bt${name}-${run}`, NODE_ID: `${name}-${run}`, PORT: '0', LOG_LEVEL: 'warn', ...overrides,
+    ...process.env, REDIS_PREFIX: `bt${name}-${run}`, NODE_ID: `${name}-${run}`, PORT: '0', LOG_LEVEL: 'warn',
+    NPM_REGISTRY_URL: SUITE_EGRESS_ENV.NPM_REGISTRY_URL, ...overrides,
+    // Whatever a test overrides, its service never resolves a name by DNS nor dials off loopback.
+    EGRESS_RESOLVER: SUITE_EGRESS_ENV.EGRESS_RESOLVER, EGRESS_TEST_GUARD: SUITE_EGRESS_ENV.EGRESS_TEST_GUARD,
+    EGRESS_STATIC_HOSTS: overrides.EGRESS_STATIC_HOSTS ?? SUITE_EGRESS_ENV.EGRESS_STATIC_HOSTS,
   };
   let runner = await startRunner(env);
   const api = await startApi(env);
@@ -135,6 +141,8 @@ export async function ownService(name: string, overrides: Record<string, string>
   return {
     env, keys, api, client,
     nodeId: env.NODE_ID,
+    /** The runner's egress counters (dials, test-guard refusals, open connections). */
+    egressStats: () => runner.egressStats(),
     stopRunner: () => runner.stop(),
     restartRunner: async (more: Record<string, string> = {}) => { runner = await startRunner({ ...env, ...more }); },
     stop: async () => { await api.stop(); await runner.stop(); },

@@ -1,0 +1,171 @@
+import type { Buntime } from '@buntime/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEgressFixtures, type EgressFixtures } from './support/egress-fixtures.ts';
+import { egressLog, expectClientsWork, fixtureHosts } from './support/egress-checks.ts';
+import { ownService } from './support/harness.ts';
+
+/**
+ * Egress from real sessions, through the API: the agent's relay on the container's loopback, the
+ * data channel and the runner's policy proxy. Upstreams are the fixtures on 127.0.0.1, reached by
+ * internal-host names; the service's dialer refuses anything but loopback and its resolver sends
+ * no query (test/support/egress-env.ts), and refusals are checked against its dial counter.
+ */
+let fx: EgressFixtures;
+let service: Awaited<ReturnType<typeof ownService>>;
+let paid: Buntime;
+let sessionId: string;
+
+beforeAll(async () => {
+  fx = await startEgressFixtures(['fixture.test']);
+  service = await ownService('egress', { WARM_POOL_SIZE: '0', EGRESS_INTERNAL_HOSTS: fixtureHosts(fx) });
+  paid = await service.client('paid');
+  sessionId = (await paid.sessions.create()).id;
+});
+afterAll(async () => {
+  for (const s of (await paid?.sessions.list())?.sessions ?? []) await paid.sessions.delete(s.sessionId).catch(() => {});
+  await service?.stop();
+  await fx?.stop();
+});
+
+const run = (code: string, id = sessionId) => paid.execute({ sessionId: id, code });
+
+describe('egress from a session', () => {
+  it('shows the plan\'s default policy as network', async () => {
+    const details = await paid.sessions.get(sessionId);
+    expect(details.network).toEqual({ egress: 'public', allow: [], deny: [], ports: [80, 443] });
+  });
+
+  it('fetch over http and https, a 5 MB download, node:https and busybox wget all work', async () => {
+    await expectClientsWork(paid, sessionId, fx);
+  });
+
+  it('refuses private, loopback and link-local targets through the proxy without dialling', async () => {
+    const apiPort = new URL(service.api.url).port;
+    const redisPort = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6399').port || '6379';
+    const plain = [
+      'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/', 'http://[::1]/', 'http://127.0.0.1/',
+      'http://127.0.0.1:9/', `http://127.0.0.1:${apiPort}/health`, `http://127.0.0.1:${redisPort}/`, 'http://private.test/',
+    ];
+    const tunnels = ['https://169.254.169.254/', 'https://10.0.0.1/', 'https://private.test/'];
+    const stats = service.egressStats();
+    const before = (await egressLog(paid, sessionId)).length;
+    // Bun skips the proxy for NO_PROXY hosts even when given one explicitly: clear it for this run.
+    const r = await paid.execute({ sessionId, env: { NO_PROXY: '', no_proxy: '' }, code: `const proxy = process.env.HTTP_PROXY;
+      for (const u of ${JSON.stringify(plain)}) {
+        const r = await fetch(u, { proxy });
+        console.log(r.status, r.headers.get('x-buntime-egress'));
+      }
+      for (const u of ${JSON.stringify(tunnels)}) {
+        try { await fetch(u, { proxy }); console.log('fetched'); } catch (e) { console.log(e.code); }
+      }` });
+    expect(r.stdout.trim().split('\n'), r.stderr).toEqual([
+      '403 address_refused', '403 address_refused', '403 address_refused', '403 address_refused',
+      '403 port_not_allowed', '403 port_not_allowed', '403 port_not_allowed', '403 address_refused',
+      'ERR_PROXY_TUNNEL', 'ERR_PROXY_TUNNEL', 'ERR_PROXY_TUNNEL',
+    ]);
+    const log = (await egressLog(paid, sessionId, before + 11)).slice(0, 11);
+    expect(log.every((e) => e.decision === 'denied' && e.bytesIn === 0 && e.bytesOut === 0)).toBe(true);
+    expect(log.filter((e) => e.method === 'CONNECT').map((e) => e.reason)).toEqual(Array(3).fill('address_refused'));
+    expect(log.find((e) => e.host === 'private.test' && e.method === 'GET')).toMatchObject({ address: '10.20.30.40', reason: 'address_refused' });
+    const after = service.egressStats();
+    expect([after.dials, after.guardRefusals]).toEqual([stats.dials, stats.guardRefusals]);
+  });
+
+  it('judges each request of a keep-alive connection: a second one for a denied host is refused', async () => {
+    const stats = service.egressStats();
+    const r = await run(`import net from 'node:net';
+      const s = net.connect(3128, '127.0.0.1');
+      // One whole response: by Content-Length, or chunked up to its last chunk.
+      const complete = (buf) => {
+        const end = buf.indexOf('\\r\\n\\r\\n');
+        if (end < 0) return false;
+        const len = /content-length: (\\d+)/i.exec(buf.slice(0, end));
+        return len ? buf.length >= end + 4 + Number(len[1]) : buf.endsWith('0\\r\\n\\r\\n');
+      };
+      const ask = (url, host) => new Promise((resolve) => {
+        let buf = '';
+        const onData = (c) => {
+          buf += c;
+          if (complete(buf)) { s.off('data', onData); resolve(buf.split('\\r\\n')[0] + ' ' + (/x-buntime-egress: (\\S+)/i.exec(buf)?.[1] ?? '-')); }
+        };
+        s.on('data', onData);
+        s.write('GET ' + url + ' HTTP/1.1\\r\\nHost: ' + host + '\\r\\n\\r\\n');
+      });
+      const fixture = 'fixture.test:${fx.http.port}';
+      console.log(await ask('http://' + fixture + '/hello', fixture));
+      console.log(await ask('http://private.test/', 'private.test'));
+      console.log(await ask('http://' + fixture + '/hello', fixture));
+      s.destroy();`);
+    expect(r.stdout, r.stderr).toBe('HTTP/1.1 200 OK -\nHTTP/1.1 403 Forbidden address_refused\nHTTP/1.1 200 OK -\n');
+    expect(service.egressStats().dials - stats.dials).toBe(2);
+  });
+
+  it('raw sockets still fail; the session\'s own server on 127.0.0.1:8080 is reached directly', async () => {
+    await paid.spawn({ sessionId, code: `Bun.serve({ hostname: '127.0.0.1', port: 8080, fetch: () => new Response('direct') })` });
+    const before = (await egressLog(paid, sessionId)).length;
+    // 192.0.2.1 (TEST-NET-1) is a documentation address, never routed: the sandbox has no route at all.
+    const r = await run(`import dgram from 'node:dgram';
+      const ifaces = (await Bun.file('/proc/net/dev').text()).split('\\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean);
+      let tcp = 'connected';
+      try { await Bun.connect({ hostname: '192.0.2.1', port: 80, socket: { data() {} } }); } catch (e) { tcp = e.code ?? e.message; }
+      const udp = await new Promise((resolve) => {
+        const sock = dgram.createSocket('udp4');
+        sock.send('x', 53, '192.0.2.1', (err) => { sock.close(); resolve(err ? err.code : 'sent'); });
+      });
+      let local = '';
+      for (let i = 0; i < 50 && !local; i++) { try { local = await (await fetch('http://127.0.0.1:8080/')).text(); } catch { await Bun.sleep(100); } }
+      const named = await (await fetch('http://localhost:8080/')).text();
+      console.log(ifaces.join(','), tcp, udp, local, named);`);
+    // No interface but loopback: the connect fails at once (Bun reports ENETUNREACH as ECONNREFUSED).
+    expect(r.stdout, r.stderr).toMatch(/^lo (ENETUNREACH|ECONNREFUSED) ENETUNREACH direct direct\n$/);
+    await new Promise((res) => setTimeout(res, 300));
+    expect((await egressLog(paid, sessionId)).length).toBe(before);
+    await paid.processes.kill(sessionId);
+  });
+});
+
+describe('policies', () => {
+  it('egress "none": every attempt fails fast, nothing dialled', async () => {
+    const s = await paid.sessions.create({ network: { egress: 'none' } });
+    expect(s.network.egress).toBe('none');
+    const stats = service.egressStats();
+    const r = await run(`const t0 = performance.now();
+      const out = [];
+      const plain = await fetch('http://fixture.test:${fx.http.port}/hello');
+      out.push(plain.status + ' ' + plain.headers.get('x-buntime-egress'));
+      try { await fetch('https://fixture.test:${fx.https.port}/hello'); out.push('fetched'); } catch (e) { out.push(e.code); }
+      const wget = Bun.spawnSync(['wget', '-q', '-O', '-', 'http://fixture.test:${fx.http.port}/hello']);
+      out.push('wget ' + wget.exitCode);
+      console.log(out.join(' '), Math.round(performance.now() - t0) < 1000);`, s.id);
+    expect(r.stdout, r.stderr).toBe('403 egress_none ERR_PROXY_TUNNEL wget 1 true\n');
+    expect(service.egressStats().dials).toBe(stats.dials);
+    const log = await egressLog(paid, s.id, 3);
+    expect(log.map((e) => e.reason)).toEqual(Array(3).fill('egress_none'));
+  });
+
+  it('allowlist: a listed host works, another internal host is denied', async () => {
+    const s = await paid.sessions.create({ network: { egress: 'allowlist', allow: ['fixture.test'], deny: ['*.bad.example'] } });
+    expect(s.network).toEqual({ egress: 'allowlist', allow: ['fixture.test'], deny: ['*.bad.example'], ports: [80, 443] });
+    const r = await run(`for (const host of ['fixture.test', 'other.test']) {
+        const res = await fetch('http://' + host + ':${fx.http.port}/hello');
+        console.log(host, res.status, res.headers.get('x-buntime-egress'));
+      }`, s.id);
+    expect(r.stdout, r.stderr).toBe('fixture.test 200 null\nother.test 403 not_allowlisted\n');
+    expect((await paid.sessions.get(s.id)).network.egress).toBe('allowlist');
+    expect((await paid.sessions.list()).sessions.find((x) => x.sessionId === s.id)?.network.allow).toEqual(['fixture.test']);
+  });
+
+  it('a free plan may narrow to none but not set a custom policy (403); bad entries are 400 naming the field', async () => {
+    const free = await service.client('free');
+    await expect(free.sessions.create({ network: { egress: 'allowlist', allow: ['fixture.test'] } })).rejects.toMatchObject({ status: 403, code: 'forbidden' });
+    const none = await free.sessions.create({ network: { egress: 'none' } });
+    expect(none.network.egress).toBe('none');
+    await free.sessions.delete(none.id);
+    await expect(paid.sessions.create({ network: { egress: 'allowlist', allow: ['ok.example', 'a.*.example'] } }))
+      .rejects.toMatchObject({ status: 400, code: 'invalid_request', details: { field: 'network.allow.1' } });
+    await expect(paid.sessions.create({ network: { egress: 'public', allow: ['ok.example'] } }))
+      .rejects.toMatchObject({ status: 400, details: { field: 'network.allow' } });
+    await expect(paid.sessions.create({ network: { egress: 'anything' } as never }))
+      .rejects.toMatchObject({ status: 400, details: { field: 'network.egress' } });
+  });
+});
