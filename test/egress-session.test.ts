@@ -1,7 +1,7 @@
 import type { Buntime } from '@buntime/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEgressFixtures, type EgressFixtures } from './support/egress-fixtures.ts';
-import { egressLog, expectClientsWork, fixtureHosts } from './support/egress-checks.ts';
+import { egressLog, expectClientsWork, fixtureHosts, waitFor } from './support/egress-checks.ts';
 import { ownService } from './support/harness.ts';
 
 /**
@@ -169,3 +169,65 @@ describe('policies', () => {
       .rejects.toMatchObject({ status: 400, details: { field: 'network.egress' } });
   });
 });
+
+describe('limits', () => {
+  it('refuses the 65th parallel connection at once; other sessions stay responsive; bytes reach the log and usage', async () => {
+    const other = (await paid.sessions.create()).id;
+    await run('console.log(1)', other);
+    const target = `fixture.test:${fx.http.port}`;
+    const usageBefore = await egressBytesToday(paid);
+    const logBefore = (await egressLog(paid, sessionId)).length;
+    // 64 tunnels, one request through each, then the 65th; all held until the test has looked.
+    const held = run(`import net from 'node:net';
+      const target = ${JSON.stringify(target)};
+      const open = () => new Promise((resolve) => {
+        const s = net.connect(3128, '127.0.0.1');
+        let buf = '';
+        const onData = (c) => {
+          buf += c;
+          const end = buf.indexOf('\\r\\n\\r\\n');
+          if (end >= 0) { s.off('data', onData); resolve({ s, head: buf.slice(0, end) }); }
+        };
+        s.on('data', onData);
+        s.on('error', (e) => resolve({ s, head: 'error ' + e.code }));
+        s.write('CONNECT ' + target + ' HTTP/1.1\\r\\nHost: ' + target + '\\r\\n\\r\\n');
+      });
+      const tunnels = await Promise.all(Array.from({ length: 64 }, open));
+      const ok = tunnels.filter((t) => t.head.startsWith('HTTP/1.1 200')).length;
+      await Promise.all(tunnels.map((t) => new Promise((resolve) => {
+        let body = '';
+        t.s.on('data', (c) => { body += c; if (body.includes('hello from fixture')) resolve(); });
+        t.s.write('GET /hello HTTP/1.1\\r\\nHost: ' + target + '\\r\\n\\r\\n');
+      })));
+      const t0 = performance.now();
+      const over = await open();
+      const ms = Math.round(performance.now() - t0);
+      await Bun.write('/workspace/holding', '1');
+      for (let i = 0; i < 100 && await Bun.file('/workspace/holding').exists(); i++) await Bun.sleep(100);
+      for (const t of tunnels) t.s.destroy();
+      over.s.destroy();
+      console.log(ok, over.head.split('\\r\\n')[0], /x-buntime-egress: (\\S+)/i.exec(over.head)?.[1], ms < 1000);`);
+    await waitFor(async () => (await paid.files.list(sessionId)).files.some((f) => f.path === 'holding'), 30_000, 'the tunnels');
+    expect(service.egressStats().upstream).toBe(64);
+    const t0 = Date.now();
+    expect((await run('console.log(1)', other)).stdout).toBe('1\n');
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await paid.files.delete(sessionId, 'holding');
+    const r = await held;
+    expect(r.stdout, r.stderr).toBe('64 HTTP/1.1 503 Service Unavailable connection_limit true\n');
+
+    const log = (await egressLog(paid, sessionId, logBefore + 65)).slice(0, 65);
+    expect(log.filter((e) => e.decision === 'denied').map((e) => e.reason)).toEqual(['connection_limit']);
+    const allowed = log.filter((e) => e.decision === 'allowed');
+    expect(allowed).toHaveLength(64);
+    expect(allowed.every((e) => e.method === 'CONNECT' && e.bytesIn > 0 && e.bytesOut > 0)).toBe(true);
+    const bytes = allowed.reduce((n, e) => n + e.bytesIn + e.bytesOut, 0);
+    expect(await egressBytesToday(paid)).toBe(usageBefore + bytes);
+  });
+});
+
+/** Today's `egressBytes` in the account's usage report (0 when the day has no activity yet). */
+async function egressBytesToday(client: Buntime): Promise<number> {
+  const report = await client.usage() as { days: Array<{ date: string; egressBytes: number }> };
+  return report.days.find((d) => d.date === new Date().toISOString().slice(0, 10))?.egressBytes ?? 0;
+}
