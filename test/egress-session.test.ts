@@ -1,7 +1,7 @@
 import type { Buntime } from '@buntime/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEgressFixtures, type EgressFixtures } from './support/egress-fixtures.ts';
-import { egressLog, expectClientsWork, fixtureHosts, waitFor } from './support/egress-checks.ts';
+import { egressLog, expectClientsWork, expectKeepAliveJudged, fixtureHosts, waitFor } from './support/egress-checks.ts';
 import { ownService } from './support/harness.ts';
 
 /**
@@ -72,32 +72,7 @@ describe('egress from a session', () => {
   });
 
   it('judges each request of a keep-alive connection: a second one for a denied host is refused', async () => {
-    const stats = service.egressStats();
-    const r = await run(`import net from 'node:net';
-      const s = net.connect(3128, '127.0.0.1');
-      // One whole response: by Content-Length, or chunked up to its last chunk.
-      const complete = (buf) => {
-        const end = buf.indexOf('\\r\\n\\r\\n');
-        if (end < 0) return false;
-        const len = /content-length: (\\d+)/i.exec(buf.slice(0, end));
-        return len ? buf.length >= end + 4 + Number(len[1]) : buf.endsWith('0\\r\\n\\r\\n');
-      };
-      const ask = (url, host) => new Promise((resolve) => {
-        let buf = '';
-        const onData = (c) => {
-          buf += c;
-          if (complete(buf)) { s.off('data', onData); resolve(buf.split('\\r\\n')[0] + ' ' + (/x-buntime-egress: (\\S+)/i.exec(buf)?.[1] ?? '-')); }
-        };
-        s.on('data', onData);
-        s.write('GET ' + url + ' HTTP/1.1\\r\\nHost: ' + host + '\\r\\n\\r\\n');
-      });
-      const fixture = 'fixture.test:${fx.http.port}';
-      console.log(await ask('http://' + fixture + '/hello', fixture));
-      console.log(await ask('http://private.test/', 'private.test'));
-      console.log(await ask('http://' + fixture + '/hello', fixture));
-      s.destroy();`);
-    expect(r.stdout, r.stderr).toBe('HTTP/1.1 200 OK -\nHTTP/1.1 403 Forbidden address_refused\nHTTP/1.1 200 OK -\n');
-    expect(service.egressStats().dials - stats.dials).toBe(2);
+    await expectKeepAliveJudged(paid, sessionId, fx, () => service.egressStats().dials);
   });
 
   it('raw sockets still fail; the session\'s own server on 127.0.0.1:8080 is reached directly', async () => {

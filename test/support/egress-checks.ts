@@ -77,3 +77,37 @@ export async function expectClientsWork(client: Buntime, sessionId: string, fx: 
   expect(mine.filter((e) => e.bytesIn > 5 * 1024 * 1024)).toHaveLength(2);
   expect(mine.every((e) => e.address === '127.0.0.1' && e.bytesOut > 0)).toBe(true);
 }
+
+/**
+ * Acceptance 7: one keep-alive connection to the session's proxy carries an allowed request, one
+ * for a host the policy refuses (`private.test`, a private address), then an allowed one again:
+ * only the second is refused, and only the allowed ones are dialled.
+ */
+export async function expectKeepAliveJudged(client: Buntime, sessionId: string, fx: EgressFixtures, dials: () => number): Promise<void> {
+  const before = dials();
+  const r = await client.execute({ sessionId, code: `import net from 'node:net';
+    const s = net.connect(3128, '127.0.0.1');
+    // One whole response: by Content-Length, or chunked up to its last chunk.
+    const complete = (buf) => {
+      const end = buf.indexOf('\\r\\n\\r\\n');
+      if (end < 0) return false;
+      const len = /content-length: (\\d+)/i.exec(buf.slice(0, end));
+      return len ? buf.length >= end + 4 + Number(len[1]) : buf.endsWith('0\\r\\n\\r\\n');
+    };
+    const ask = (url, host) => new Promise((resolve) => {
+      let buf = '';
+      const onData = (c) => {
+        buf += c;
+        if (complete(buf)) { s.off('data', onData); resolve(buf.split('\\r\\n')[0] + ' ' + (/x-buntime-egress: (\\S+)/i.exec(buf)?.[1] ?? '-')); }
+      };
+      s.on('data', onData);
+      s.write('GET ' + url + ' HTTP/1.1\\r\\nHost: ' + host + '\\r\\n\\r\\n');
+    });
+    const fixture = 'fixture.test:${fx.http.port}';
+    console.log(await ask('http://' + fixture + '/hello', fixture));
+    console.log(await ask('http://private.test/', 'private.test'));
+    console.log(await ask('http://' + fixture + '/hello', fixture));
+    s.destroy();` });
+  expect(r.stdout, r.stderr).toBe('HTTP/1.1 200 OK -\nHTTP/1.1 403 Forbidden address_refused\nHTTP/1.1 200 OK -\n');
+  expect(dials() - before).toBe(2);
+}
