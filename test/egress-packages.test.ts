@@ -8,7 +8,7 @@ import { ownService } from './support/harness.ts';
  * Packages in sessions: `bun add`, `bun install` and auto-install against the fixture registry,
  * named by the service's NPM_REGISTRY_URL (`http://registry.test/`, an internal host here), and
  * what they installed surviving deep sleep (Bun's install cache lives in /workspace). Sessions of
- * this service go idle after 1 s and to deep sleep 2 s later.
+ * this service go idle after 1 s unused and to deep sleep after 4 s.
  */
 let fx: EgressFixtures;
 let service: Awaited<ReturnType<typeof ownService>>;
@@ -16,8 +16,9 @@ let client: Buntime;
 
 beforeAll(async () => {
   fx = await startEgressFixtures(['fixture.test']);
-  service = await ownService('pkgs', { WARM_POOL_SIZE: '0', IDLE_AFTER: '1', SLEEP_AFTER: '2', EGRESS_INTERNAL_HOSTS: fixtureHosts(fx) });
-  client = await service.client('free');
+  service = await ownService('pkgs', { WARM_POOL_SIZE: '0', IDLE_AFTER: '1', SLEEP_AFTER: '4', EGRESS_INTERNAL_HOSTS: fixtureHosts(fx) });
+  // Paid: the tests poll states often, past the free plan's 100 requests a minute.
+  client = await service.client('paid');
 });
 afterAll(async () => {
   for (const s of (await client?.sessions.list())?.sessions ?? []) await client.sessions.delete(s.sessionId).catch(() => {});
@@ -75,5 +76,19 @@ describe('packages through the egress proxy', () => {
     expect(after.stdout, after.stderr).toBe(`${FIXTURE_GREETING}\n`);
     // Served from the restored cache: the tarball was not fetched again.
     expect(fx.registry.hits.get(TARBALL) ?? 0).toBe(tarballs);
+  });
+
+  it('a session\'s egress connections end when it is paused', async () => {
+    const { id } = await client.sessions.create();
+    await client.spawn({ sessionId: id, code: `const r = await fetch('http://fixture.test:${fx.http.port}/slow'); for await (const _ of r.body) {}` });
+    await waitFor(() => service.egressStats().upstream === 1, 10_000, 'the slow download');
+    const state = async () => (await client.sessions.list()).sessions.find((s) => s.sessionId === id)?.state;
+    await waitFor(async () => (await state()) === 'idle', 15_000, 'idle');
+    // Closed by the pause itself, well before the deep sleep (3 s later) would remove the container.
+    await waitFor(() => service.egressStats().upstream === 0 && service.egressStats().client === 0, 1_000, 'connections closed');
+    expect(await state()).toBe('idle');
+    const [entry] = await egressLog(client, id, 1);
+    expect(entry).toMatchObject({ method: 'GET', host: 'fixture.test', decision: 'allowed' });
+    expect(entry!.bytesIn).toBeGreaterThan(0);
   });
 });
