@@ -1,6 +1,6 @@
 import type { Buntime } from '@buntime/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEgressFixtures, type EgressFixtures } from './support/egress-fixtures.ts';
+import { startEgressFixtures, WEBSOCKET_GREETING, type EgressFixtures } from './support/egress-fixtures.ts';
 import { egressLog, expectClientsWork, expectKeepAliveJudged, fixtureHosts, waitFor } from './support/egress-checks.ts';
 import { ownService } from './support/harness.ts';
 
@@ -37,6 +37,14 @@ describe('egress from a session', () => {
 
   it('fetch over http and https, a 5 MB download, node:https and busybox wget all work', async () => {
     await expectClientsWork(paid, sessionId, fx);
+  });
+
+  it('WebSocket goes through the proxy when given it as an option, as the README says', async () => {
+    const r = await run(`const ws = new WebSocket('ws://fixture.test:${fx.http.port}/ws', { proxy: process.env.HTTPS_PROXY });
+      ws.onmessage = (m) => { console.log(m.data); ws.close(); process.exit(0); };
+      ws.onerror = (e) => { console.log('error', e.message); process.exit(0); };`);
+    expect(r.stdout, r.stderr).toBe(`${WEBSOCKET_GREETING}\n`);
+    expect((await egressLog(paid, sessionId, 1))[0]).toMatchObject({ method: 'CONNECT', host: 'fixture.test', decision: 'allowed' });
   });
 
   it('refuses private, loopback and link-local targets through the proxy without dialling', async () => {

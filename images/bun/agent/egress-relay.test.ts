@@ -67,6 +67,30 @@ describe('EgressRelay', () => {
     expect(runner.received[0]!.toString()).toBe('{"kind":"egress"}\nPING');
   });
 
+  it('closes the data connection when its client is gone, though the runner\'s end stays open', async () => {
+    const { runner, relay, port } = await setup();
+    const client = connect(port, '127.0.0.1');
+    client.write('CONNECT x.test:443 HTTP/1.1\r\n\r\n');
+    await expect.poll(() => runner.sockets.length).toBe(1);
+    const closed = new Promise<void>((r) => runner.sockets[0]!.once('close', () => r()));
+    client.destroy();
+    await closed;
+    await expect.poll(() => relay.connections).toBe(0);
+  });
+
+  it('when the runner\'s end goes, the client gets what was sent, then the connection closes', async () => {
+    const { runner, port } = await setup();
+    const client = connect(port, '127.0.0.1');
+    let got = '';
+    client.on('data', (c: Buffer) => (got += c.toString()));
+    const closed = new Promise<void>((r) => client.once('close', () => r()));
+    client.write('hello');
+    await expect.poll(() => runner.sockets.length).toBe(1);
+    runner.sockets[0]!.end('last words');
+    await closed;
+    expect(got).toBe('last words');
+  });
+
   it('answers 503 relay_limit past its connection cap, without opening a data connection', async () => {
     const { runner, relay, port } = await setup(1);
     const held = connect(port, '127.0.0.1');

@@ -8,7 +8,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { EGRESS_PROXY_PORT } from '../../../core/agent-protocol.ts';
 import type { DataChannel } from './data-channel.ts';
-import { join } from './tcp-relay.ts';
 
 /**
  * Client connections relayed at once at most. Each holds two descriptors of the agent (the
@@ -39,8 +38,8 @@ export class EgressRelay {
 
   /** Starts listening on 127.0.0.1; resolves with the port. */
   start(): Promise<number> {
-    // Half-open: a client that ends its side still gets the rest of its answer.
-    const server = createServer({ allowHalfOpen: true }, (client) => this.accept(client));
+    // Not half-open: a client's end is taken as its close (see relay()).
+    const server = createServer({ allowHalfOpen: false }, (client) => this.accept(client));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -71,9 +70,30 @@ export class EgressRelay {
     // Until joined, the client's bytes wait in its socket (nothing reads it yet).
     this.data.open({ kind: 'egress' }).then((channel) => {
       if (client.destroyed) return void channel.destroy();
-      join(client, channel);
+      relay(client, channel);
     }, () => {
       if (!client.destroyed) client.end(unavailable('relay_unavailable', 'the egress proxy cannot be reached; retry'));
     });
   }
+}
+
+/**
+ * Pipes a client connection and its data connection both ways. A client's end is taken as its
+ * close, as Squid does by default: a program that exited and one that only shut down its sending
+ * side look the same from here, and the first must not leave its tunnel (and the upstream slot)
+ * open for as long as the upstream stays quiet (a WebSocket, a stream). So a gone client takes
+ * the data connection with it, and the runner closes the upstream and logs the exchange. When
+ * the runner's end goes, the client gets what was sent, an end, then a close.
+ */
+function relay(client: Socket, channel: Socket): void {
+  client.pipe(channel);
+  channel.pipe(client);
+  channel.on('error', () => channel.destroy());
+  client.once('close', () => channel.destroy());
+  channel.once('close', () => {
+    if (client.destroyed) return;
+    if (client.writableFinished) return void client.destroy();
+    client.once('finish', () => client.destroy());
+    if (!client.writableEnded) client.end();
+  });
 }
