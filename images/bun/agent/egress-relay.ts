@@ -67,6 +67,8 @@ export class EgressRelay {
     }
     this.open++;
     client.once('close', () => this.open--);
+    // A relay forwards segments as they come: Nagle would hold small ones (TLS handshakes).
+    client.setNoDelay(true);
     // Until joined, the client's bytes wait in its socket (nothing reads it yet).
     this.data.open({ kind: 'egress' }).then((channel) => {
       if (client.destroyed) return void channel.destroy();
