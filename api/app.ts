@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { AccountStore } from '../core/accounts.ts';
+import type { EgressLog } from '../core/egress-log.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Plans, PlanName } from '../core/plans.ts';
 import { NodeDirectory } from '../core/node-directory.ts';
@@ -50,6 +51,8 @@ export interface AppDeps {
   /** `ADMIN_TOKEN_MAX_TTL`, s. */
   adminTokenMaxTtlSec: number;
   usage: UsageStore;
+  /** Sessions' egress logs and the accounts' egress byte counters. */
+  egress: EgressLog;
   idempotency: Idempotency;
   sessionTokens: SessionTokens;
   /** `ADMIN_JWT_SECRET`; unset, `/admin/*` answers 401 to everyone. */
@@ -91,7 +94,7 @@ export function createApp(d: AppDeps): express.Express {
   // Admin JWTs, not API keys: mounted before key authentication, with its own 401s and 404s.
   app.use('/admin', adminRoutes({
     secret: d.adminSecret, maxTtlSec: d.adminTokenMaxTtlSec, failures: d.authFailures, accounts: d.accounts, usage: d.usage,
-    plans: d.plans, webhooks: d.webhooks,
+    plans: d.plans, webhooks: d.webhooks, egress: d.egress,
   }));
   // Authenticate and meter before reading a body: unauthenticated callers cannot make us parse.
   app.use(auth);
@@ -104,7 +107,7 @@ export function createApp(d: AppDeps): express.Express {
   app.use(sessionRoutes(d.sessions, d.sessionTokens, d.idempotency));
   app.use(executeRoutes(d.executions, d.idempotency));
   app.use(workspaceRoutes(d.workspace, d.plans));
-  app.use(usageRoutes({ accounts: d.accounts, usage: d.usage, plans: d.plans }));
+  app.use(usageRoutes({ accounts: d.accounts, usage: d.usage, plans: d.plans, egress: d.egress }));
   app.use(webhookRoutes(d.webhooks));
   app.use(notFound());
   app.use(errorHandler());

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { DestinationStream } from 'pino';
 import { AccountStore } from '../core/accounts.ts';
+import { EgressLog } from '../core/egress-log.ts';
 import { loadConfig } from '../core/config.ts';
 import { ExecEventLog } from '../core/exec-events.ts';
 import { ExecSlots } from '../core/exec-slots.ts';
@@ -65,6 +66,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
   const accounts = new AccountStore(redis, keys);
+  const egress = new EgressLog(redis, keys);
   const previewSite = new PreviewSite({ domain: cfg.PREVIEW_DOMAIN, scheme: cfg.PREVIEW_SCHEME, publicUrl: () => publicUrl });
   const webhookStore = new WebhookStore(redis, keys);
   const emitter = new WebhookEmitter({
@@ -77,7 +79,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
     checker: new TargetChecker(opts.webhookResolver ?? webhookResolver(cfg), cfg.WEBHOOK_INTERNAL_HOSTS),
   });
   const sessions = new SessionService({
-    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, previewUrl: (id) => previewSite.urlOf(id), events: sessionEvents,
+    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, egress, previewUrl: (id) => previewSite.urlOf(id), events: sessionEvents,
   });
   const notifier = new Notifier(subscriber);
   const admission = new ExecAdmission({ slots: new ExecSlots(redis, keys), notifier, clock, log: log.child({ module: 'admission' }) });
@@ -86,7 +88,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
     events: new ExecStream(redis, new ExecEventLog(redis, keys), notifier, keys),
   });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
-  const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
+  const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, egress, sessionTokens, previewPort: cfg.PREVIEW_PORT,
     previewSite, authFailures: new AuthFailureLimit(redis, keys, cfg.AUTH_FAILURES_PER_MINUTE),
     idempotency: new Idempotency(redis, keys, { maxBytes: cfg.IDEMPOTENCY_MAX_BYTES }), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
     adminTokenMaxTtlSec: cfg.ADMIN_TOKEN_MAX_TTL,

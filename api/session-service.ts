@@ -1,6 +1,8 @@
 import { randomBase62, type Principal } from '../core/accounts.ts';
+import type { EgressLog, EgressLogEntry } from '../core/egress-log.ts';
 import { BuntimeError } from '../core/errors.ts';
 import type { JobRpcClient } from '../core/job-rpc.ts';
+import { effectivePolicy } from '../core/network-policy.ts';
 import type { NodeBeat, NodeDirectory } from '../core/node-directory.ts';
 import type { Plans } from '../core/plans.ts';
 import { nodeJobQueue, nodeJobs, SESSIONS_QUEUE, sessionJobs, type NodeJobs, type Payload, type Result } from '../core/queues.ts';
@@ -22,6 +24,8 @@ export interface SessionServiceOptions {
   previewUrl: (sessionId: string) => string;
   /** Told of sessions found lost and of lost ones deleted here (webhooks). */
   events?: { lost(rec: SessionRecord): void; deleted(rec: SessionRecord): void };
+  /** Sessions' egress logs (written by the runners). */
+  egress: EgressLog;
 }
 
 /** A live session of the caller and the node hosting it. */
@@ -38,6 +42,7 @@ export class SessionService {
     const plan = this.o.plans[who.plan];
     const resourceLimits = sessionLimits(plan, who.plan, body);
     const ttl = sessionTtl(plan, body);
+    const network = effectivePolicy(plan.network, body.network);
     if (!(await this.o.nodes.anyWithRoom())) {
       throw new BuntimeError('service_unavailable', 'no node has room for a new session', { retryAfterSec: 10 });
     }
@@ -53,7 +58,7 @@ export class SessionService {
     let created: { sessionId: string; nodeId: string; containerId: string };
     try {
       created = await this.o.rpc.call(sessionJobs, SESSIONS_QUEUE, 'create', {
-        slotId, account: who.account, resourceLimits, metadata, createdAt, expiresAt,
+        slotId, account: who.account, resourceLimits, metadata, network, createdAt, expiresAt,
       });
     } catch (err) {
       await this.o.store.release(who.account, slotId).catch(() => {});
@@ -66,7 +71,7 @@ export class SessionService {
     this.o.usage.sessionOpened(who.keyId, created.sessionId, createdAt, expiresAt);
     const rec: SessionRecord = {
       sessionId: created.sessionId, account: who.account, nodeId: created.nodeId, containerId: created.containerId,
-      uid: 0, createdAt, expiresAt, lastActive: createdAt, state: 'active', metadata, resourceLimits,
+      uid: 0, createdAt, expiresAt, lastActive: createdAt, state: 'active', metadata, resourceLimits, network,
       filesCount: 0, activeProcesses: 0,
     };
     return this.view(rec, true);
@@ -135,6 +140,12 @@ export class SessionService {
     const live = await this.o.nodes.live();
     for (const s of sessions) if (!live.has(s.nodeId)) this.o.events?.lost(s);
     return { sessions: sessions.map((s) => this.view(s, live.has(s.nodeId))), total };
+  }
+
+  /** The session's latest egress connections, newest first (`GET /sessions/{id}/egress`). */
+  async egress(who: Principal, sessionId: string, limit: number): Promise<{ connections: EgressLogEntry[] }> {
+    await this.owned(who, sessionId);
+    return { connections: await this.o.egress.latest(sessionId, limit) };
   }
 
   /** Deletes at once; a session on a lost node is forgotten here so its slot frees. */

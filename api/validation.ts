@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { BuntimeError } from '../core/errors.ts';
+import { networkRequestSchema } from '../core/network-policy.ts';
 import { resourceLimitsSchema } from '../core/schemas.ts';
 
 export const WORKSPACE = '/workspace';
@@ -30,6 +31,8 @@ export const createSessionBody = z.strictObject({
     .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024, 'metadata over 16 KB')
     .optional(),
   resourceLimits: resourceLimitsInput.optional(),
+  /** Egress policy of the session; the plan decides whether it may differ from its default. */
+  network: networkRequestSchema.optional(),
 });
 export type CreateSessionBody = z.infer<typeof createSessionBody>;
 

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { signAdminToken } from '../core/admin-token.ts';
 import { AccountStore, type KeyInfo } from '../core/accounts.ts';
 import type { Config } from '../core/config.ts';
+import { EgressLog } from '../core/egress-log.ts';
 import { BuntimeError } from '../core/errors.ts';
 import { loadPlans } from '../core/plans.ts';
 import { Keys } from '../core/redis.ts';
@@ -80,7 +81,9 @@ async function keys(cmd: string | undefined, args: Args, store: AccountStore, js
 async function usage(args: Args, env: CliEnv, json: boolean): Promise<string> {
   const redis = env.redis();
   const keys = new Keys(env.cfg.REDIS_PREFIX);
-  const deps = { accounts: new AccountStore(redis, keys), usage: new UsageStore(redis, keys), plans: loadPlans(env.cfg.PLANS_FILE) };
+  const deps = {
+    accounts: new AccountStore(redis, keys), usage: new UsageStore(redis, keys), plans: loadPlans(env.cfg.PLANS_FILE), egress: new EgressLog(redis, keys),
+  };
   const report = await usageReport(deps, flag(args, 'account'), intFlag(args, 'days', 30));
   return json ? JSON.stringify(report) : usageText(report);
 }
@@ -99,8 +102,9 @@ function keyLine(k: KeyInfo): string {
 
 function usageText(r: UsageReport): string {
   const head = `account ${r.account} (${r.plan}): ${r.limits.requestsPerMinute} requests/min/key, ${r.limits.maxSessions} sessions`;
-  const rows = (days: DayUsage[]) => days.map((d) =>
-    `  ${d.date}\t${d.requests} requests\t${d.executions} executions\t${d.cpuMs} cpu ms\t${d.sessionSeconds} session s`);
+  const rows = (days: Array<DayUsage & { egressBytes?: number }>) => days.map((d) =>
+    `  ${d.date}\t${d.requests} requests\t${d.executions} executions\t${d.cpuMs} cpu ms\t${d.sessionSeconds} session s`
+    + (d.egressBytes === undefined ? '' : `\t${d.egressBytes} egress bytes`));
   const keys = r.keys.map((k) => [`key ${k.id} (${k.label || '-'})${k.revokedAt ? ' revoked' : ''}`, ...rows(k.days)].join('\n'));
   return [head, 'total', ...(r.days.length ? rows(r.days) : ['  no usage']), ...keys].join('\n');
 }

@@ -20,6 +20,7 @@ export const DATA_SOCKET = '/run/buntime-host/data.sock';
 /** The host directory holding the data socket is bind-mounted here (root-only, mode 0700). */
 export const DATA_SOCKET_DIR = '/run/buntime-host';
 
+
 /** First line the agent writes on a data connection, then `\n`, then raw bytes. */
 export type DataHeader =
   /** A stream the runner asked for in a request (`write`, `read`, `tcp`) by its token. */
@@ -228,4 +229,9 @@ export interface AgentEnvironment {
   BUNTIME_FSIZE: string;
   /** The runner's data socket ({@link DATA_SOCKET}). */
   BUNTIME_DATA_SOCKET: string;
+  /**
+   * `NPM_REGISTRY_URL` of the node, when the operator set one: user programs get it as
+   * `BUN_CONFIG_REGISTRY` and `NPM_CONFIG_REGISTRY` (their default package registry).
+   */
+  BUNTIME_NPM_REGISTRY?: string;
 }

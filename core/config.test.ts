@@ -10,6 +10,15 @@ describe('egress configuration', () => {
       EGRESS_DNS_TIMEOUT_MS: 5_000,
     });
     expect(cfg.NPM_REGISTRY_URL).toBeUndefined();
+    expect(cfg.EGRESS_STATIC_HOSTS).toEqual([]);
+  });
+
+  it('parses the static resolver\'s names, without ports', () => {
+    expect(loadConfig({ EGRESS_STATIC_HOSTS: 'private.test=10.1.2.3, v6.test=[fd00::1]' }).EGRESS_STATIC_HOSTS).toEqual([
+      { name: 'private.test', address: '10.1.2.3' }, { name: 'v6.test', address: 'fd00::1' },
+    ]);
+    expect(() => loadConfig({ EGRESS_STATIC_HOSTS: 'a.test=10.1.2.3:80' })).toThrow(/EGRESS_STATIC_HOSTS: entries take no port/);
+    expect(() => loadConfig({ EGRESS_STATIC_HOSTS: 'nonsense' })).toThrow(/EGRESS_STATIC_HOSTS: "nonsense"/);
   });
 
   it('parses internal hosts and the other settings', () => {

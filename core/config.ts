@@ -101,6 +101,17 @@ const schema = z.object({
   // Egress policy proxy (runner/egress/); see .env.example.
   EGRESS_INTERNAL_HOSTS: internalHosts('EGRESS_INTERNAL_HOSTS'),
   EGRESS_RESOLVER: z.enum(['system', 'static']).default('system'),
+  /** The static resolver's answers, `name=address,…` (no port); its addresses are checked like any DNS answer. */
+  EGRESS_STATIC_HOSTS: z.string().default('').transform((spec, ctx) => {
+    try {
+      const hosts = parseInternalHosts(spec);
+      if (hosts.some((h) => h.port !== undefined)) throw new Error('EGRESS_STATIC_HOSTS: entries take no port');
+      return hosts.map(({ name, address }) => ({ name, address }));
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message.replace('EGRESS_INTERNAL_HOSTS', 'EGRESS_STATIC_HOSTS') });
+      return z.NEVER;
+    }
+  }),
   EGRESS_DNS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   EGRESS_TEST_GUARD: bool.default(false),
   EGRESS_MAX_CONNECTIONS_PER_SESSION: z.coerce.number().int().min(1).max(10_000).default(64),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BuntimeError } from './errors.ts';
 import {
-  DEFAULT_PLAN_NETWORK, effectivePolicy, isDomainName, isDomainPattern, networkRequestSchema, planNetworkSchema,
+  allowImplicitly, DEFAULT_PLAN_NETWORK, effectivePolicy, NO_EGRESS, parseStoredPolicy, isDomainName, isDomainPattern, networkRequestSchema, planNetworkSchema,
   type PlanNetwork,
 } from './network-policy.ts';
 
@@ -108,5 +108,35 @@ describe('effectivePolicy', () => {
     expect(p).toEqual({ egress: 'allowlist', allow: ['a.org', '*.a.org'], deny: ['x.a.org'], ports: [80, 443, 8080] });
     expect(Object.isFrozen(p) && Object.isFrozen(p.allow) && Object.isFrozen(p.ports)).toBe(true);
     expect(effectivePolicy({ ...paid, default: 'none' }, { egress: 'public' }).egress).toBe('public');
+  });
+});
+
+describe('stored policies', () => {
+  it('round-trip through JSON', () => {
+    const p = effectivePolicy(paid, { egress: 'allowlist', allow: ['example.org'], deny: ['*.bad.example.org'] });
+    expect(parseStoredPolicy(JSON.stringify(p))).toEqual(p);
+  });
+
+  it('read as no egress when unreadable: a bad record never widens egress', () => {
+    for (const bad of ['', 'not json', '{}', '{"egress":"everything","allow":[],"deny":[],"ports":[80]}', 'null']) {
+      expect(parseStoredPolicy(bad), bad).toEqual(NO_EGRESS);
+    }
+  });
+});
+
+describe('allowImplicitly', () => {
+  const allowlist = effectivePolicy(paid, { egress: 'allowlist', allow: ['example.org'] });
+
+  it('adds names to an allowlist, once', () => {
+    expect(allowImplicitly(allowlist, ['Registry.Example.net']).allow).toEqual(['example.org', 'registry.example.net']);
+    expect(allowImplicitly(allowlist, ['example.org'])).toBe(allowlist);
+  });
+
+  it('leaves none, public and IP literals alone', () => {
+    const none = effectivePolicy(paid, { egress: 'none' });
+    const open = effectivePolicy(paid, { egress: 'public' });
+    expect(allowImplicitly(none, ['registry.example.net'])).toBe(none);
+    expect(allowImplicitly(open, ['registry.example.net'])).toBe(open);
+    expect(allowImplicitly(allowlist, ['10.0.0.5', '[fd00::1]'])).toBe(allowlist);
   });
 });

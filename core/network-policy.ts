@@ -75,6 +75,39 @@ export const networkRequestSchema = z
 
 export type NetworkRequest = z.infer<typeof networkRequestSchema>;
 
+/** An effective policy as it travels in a create job and is stored in a session record. */
+export const egressPolicySchema = z.object({
+  egress: z.enum(EGRESS_LEVELS),
+  allow: z.array(z.string()).max(MAX_POLICY_ENTRIES).readonly(),
+  deny: z.array(z.string()).max(MAX_POLICY_ENTRIES).readonly(),
+  ports: z.array(z.number().int().min(1).max(65535)).max(64).readonly(),
+});
+
+/** No egress at all. */
+export const NO_EGRESS: EgressPolicy = freeze({ egress: 'none', allow: [], deny: [], ports: [] });
+
+/** Reads a stored policy (JSON); anything unreadable is {@link NO_EGRESS}: a bad record never widens egress. */
+export function parseStoredPolicy(json: string): EgressPolicy {
+  try {
+    const parsed = egressPolicySchema.safeParse(JSON.parse(json));
+    return parsed.success ? freeze(parsed.data) : NO_EGRESS;
+  } catch {
+    return NO_EGRESS;
+  }
+}
+
+/**
+ * The policy with `names` allowed too when it is an allowlist (e.g. the host of
+ * `NPM_REGISTRY_URL`, so that packages install under any allowlist). `none` and `public`
+ * policies, and names that are not domain names (IP literals), are left as they are; the deny
+ * list still wins.
+ */
+export function allowImplicitly(policy: EgressPolicy, names: readonly string[]): EgressPolicy {
+  const extra = names.map((n) => n.toLowerCase()).filter((n) => isDomainName(n) && !policy.allow.includes(n));
+  if (policy.egress !== 'allowlist' || extra.length === 0) return policy;
+  return freeze({ ...policy, allow: [...policy.allow, ...extra] });
+}
+
 /** Default of a plan without a `network` section: public egress, no custom policy, web ports. */
 export const DEFAULT_PLAN_NETWORK: PlanNetwork = Object.freeze({
   default: 'public',

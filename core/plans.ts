@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { planNetworkSchema } from './network-policy.ts';
 import { resourceLimitsSchema as limits } from './schemas.ts';
 
 const plan = z.object({
@@ -15,6 +16,8 @@ const plan = z.object({
    * session and per account across every node; more wait in the account's own line.
    */
   runningExecutions: z.object({ perSession: z.number().int().min(1), perAccount: z.number().int().min(1) }),
+  /** Egress: the default level, whether sessions may ask for another policy, the ports (core/network-policy.ts). */
+  network: planNetworkSchema,
 });
 
 const plans = z.object({ free: plan, paid: plan, enterprise: plan });

@@ -1,6 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { runRequestSchema } from './agent-protocol.ts';
+import { egressPolicySchema } from './network-policy.ts';
 import { executionResultSchema, fileEntrySchema, processInfoSchema, resourceLimitsSchema } from './schemas.ts';
 import { webhookEventSchema } from './webhooks/events.ts';
 
@@ -48,6 +49,8 @@ export const sessionJobs = {
       account: z.string(),
       resourceLimits: resourceLimitsSchema,
       metadata: z.record(z.string(), z.unknown()),
+      /** The effective egress policy (`effectivePolicy`), stored in the session record. */
+      network: egressPolicySchema,
       /** Epoch ms. */
       createdAt: z.number().int(),
       /** Epoch ms. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { randomBase62 } from './accounts.ts';
+import { NO_EGRESS, parseStoredPolicy, type EgressPolicy } from './network-policy.ts';
 import type { Keys } from './redis.ts';
 import { RedisScript } from './redis-script.ts';
 import type { ResourceLimits } from './schemas.ts';
@@ -20,6 +21,8 @@ export interface SessionRecord {
   state: SessionState;
   metadata: Record<string, unknown>;
   resourceLimits: ResourceLimits;
+  /** The effective egress policy (`effectivePolicy`); a record from before policies existed reads as `none`. */
+  network: EgressPolicy;
   /** Last counts the node reported (`stat`), for listings that must not wake sessions. */
   filesCount: number;
   activeProcesses: number;
@@ -216,6 +219,7 @@ function serialize(rec: SessionRecord): Record<string, string> {
     state: rec.state,
     metadata: JSON.stringify(rec.metadata),
     resourceLimits: JSON.stringify(rec.resourceLimits),
+    network: JSON.stringify(rec.network),
     filesCount: String(rec.filesCount),
     activeProcesses: String(rec.activeProcesses),
   };
@@ -234,6 +238,7 @@ function deserialize(h: Record<string, string>): SessionRecord {
     state: (h.state ?? 'active') as SessionState,
     metadata: JSON.parse(h.metadata ?? '{}') as Record<string, unknown>,
     resourceLimits: JSON.parse(h.resourceLimits ?? '{}') as ResourceLimits,
+    network: h.network ? parseStoredPolicy(h.network) : NO_EGRESS,
     filesCount: Number(h.filesCount ?? 0),
     activeProcesses: Number(h.activeProcesses ?? 0),
   };

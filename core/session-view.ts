@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { egressPolicySchema } from './network-policy.ts';
 import { resourceLimitsSchema } from './schemas.ts';
 import type { SessionRecord } from './session-store.ts';
 
@@ -18,6 +19,14 @@ export const sessionViewSchema = z.object({
   activeProcesses: z.number().int(),
   metadata: z.record(z.string(), z.unknown()),
   resourceLimits: resourceLimitsSchema,
+  /** The effective egress policy: `egress` level, `allow`/`deny` lists, `ports`. */
+  /** The session's effective egress policy (a copy: the view is plain, mutable JSON). */
+  network: z.object({
+    egress: egressPolicySchema.shape.egress,
+    allow: z.array(z.string()),
+    deny: z.array(z.string()),
+    ports: z.array(z.number().int()),
+  }),
   previewUrl: z.string(),
 });
 export type SessionView = z.infer<typeof sessionViewSchema>;
@@ -41,6 +50,7 @@ export function toSessionView(
     activeProcesses: o.stat?.activeProcesses ?? (rec.state === 'deep-sleep' ? 0 : rec.activeProcesses),
     metadata: rec.metadata,
     resourceLimits: rec.resourceLimits,
+    network: { egress: rec.network.egress, allow: [...rec.network.allow], deny: [...rec.network.deny], ports: [...rec.network.ports] },
     previewUrl: o.previewUrl,
   };
 }

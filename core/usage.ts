@@ -1,5 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { AccountStore, KeyInfo } from './accounts.ts';
+import type { EgressLog } from './egress-log.ts';
 import { BuntimeError } from './errors.ts';
 import type { Plan, PlanName, Plans } from './plans.ts';
 import type { Keys } from './redis.ts';
@@ -24,13 +25,19 @@ export interface DayUsage {
   expired: number;
 }
 
+/** An account's counters on one UTC day: its keys' summed, plus what only the account counts. */
+export interface AccountDayUsage extends DayUsage {
+  /** Bytes its sessions exchanged with upstreams through the egress proxy (in + out). */
+  egressBytes: number;
+}
+
 /** What `GET /usage` and `buntime-admin usage` report: the plan's limits and daily counters. */
 export interface UsageReport {
   account: string;
   plan: PlanName;
   limits: Plan;
   /** Days with any activity among the last `days`, oldest first, summed over the keys. */
-  days: DayUsage[];
+  days: AccountDayUsage[];
   keys: Array<Omit<KeyInfo, 'account'> & { days: DayUsage[] }>;
 }
 
@@ -139,7 +146,7 @@ export class UsageStore {
 
 /** Builds the usage report of `account` over the last `days` UTC days (today included). */
 export async function usageReport(
-  d: { accounts: AccountStore; usage: UsageStore; plans: Plans }, account: string, days = 30, now = Date.now(),
+  d: { accounts: AccountStore; usage: UsageStore; plans: Plans; egress: EgressLog }, account: string, days = 30, now = Date.now(),
 ): Promise<UsageReport> {
   const acc = await d.accounts.getAccount(account);
   if (!acc) throw new BuntimeError('not_found', `no account ${account}`, { details: { account } });
@@ -147,9 +154,10 @@ export async function usageReport(
   const keys = await d.accounts.listKeys(account);
   const dates = lastUtcDays(days, now);
   const perKey = await d.usage.read(keys.map((k) => k.id), dates);
-  const total = dates.map((date, i) => sumDays(date, perKey.map((rows) => rows[i]!)));
+  const egress = await d.egress.egressBytes(account, dates);
+  const total = dates.map((date, i) => ({ ...sumDays(date, perKey.map((rows) => rows[i]!)), egressBytes: egress[i]?.egressBytes ?? 0 }));
   return {
-    account: acc.name, plan: acc.plan, limits: d.plans[acc.plan], days: total.filter(active),
+    account: acc.name, plan: acc.plan, limits: d.plans[acc.plan], days: total.filter((t) => active(t) || t.egressBytes > 0),
     keys: keys.map(({ account: _, ...k }, i) => ({ ...k, days: (perKey[i] ?? []).filter(active) })),
   };
 }

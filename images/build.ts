@@ -67,9 +67,10 @@ function busyboxApplets(): string[] {
   return out.split('\n').filter((name) => /^[\w.[-]+$/.test(name) && name !== 'busybox');
 }
 
+/** The agent's modules (its unit tests are not part of the image). */
 function agentSources(): string[] {
   const dir = join(IMAGE_DIR, 'agent');
-  return readdirSync(dir).filter((f) => f.endsWith('.ts')).sort().map((f) => join(dir, f));
+  return readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort().map((f) => join(dir, f));
 }
 
 function version(): string {

@@ -21,6 +21,8 @@ export interface SandboxSpec {
   dataDir: string;
   /** The seccomp profile, Docker's JSON format (see runner/seccomp-profile.ts). */
   seccompProfile: string;
+  /** `NPM_REGISTRY_URL`: user programs' default package registry, when the operator set one. */
+  npmRegistry?: string;
 }
 
 const MB = 1024 * 1024;
@@ -47,6 +49,7 @@ export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
     BUNTIME_NPROC: String(spec.pidsLimit),
     BUNTIME_FSIZE: String(fsizeBytes),
     BUNTIME_DATA_SOCKET: DATA_SOCKET,
+    ...(spec.npmRegistry ? { BUNTIME_NPM_REGISTRY: spec.npmRegistry } : {}),
   };
   return {
     name: `buntime-${spec.sessionId}`,

@@ -35,6 +35,8 @@ export class IdleKeeper {
       sleepAfterMs: number;
       /** Snapshots a session's workspace and removes its container. */
       deepSleep: (sessionId: string) => Promise<void>;
+      /** Called once a session's container is paused (its egress connections end then). */
+      paused?: (sessionId: string) => void;
       log: Logger;
       /** Told of every transition (webhooks, metrics). */
       events?: NodeEvents;
@@ -111,6 +113,7 @@ export class IdleKeeper {
       const containerId = await this.o.containerOf(sessionId);
       if (!containerId) throw new Error('no container');
       await this.o.driver.pause(containerId);
+      this.o.paused?.(sessionId);
       await this.o.store.setState(sessionId, 'idle');
       a.phase = 'idle';
       this.o.events?.session('session.idle', sessionId);

@@ -4,6 +4,7 @@ import type { IdleKeeper } from './idle-keeper.ts';
 import type { NodeEvents } from './node-events.ts';
 import type { SandboxDriver } from './sandbox-driver.ts';
 import type { Sandboxes } from './sandboxes.ts';
+import type { SessionEgress } from './session-egress.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
 
 /**
@@ -19,6 +20,7 @@ export class Janitor {
       lifecycle: IdleKeeper;
       snapshots: SnapshotStore;
       driver: SandboxDriver;
+      egress: Pick<SessionEgress, 'forget'>;
       log: Logger;
       /** Told of every session that ends here (webhooks). */
       events?: NodeEvents;
@@ -27,8 +29,8 @@ export class Janitor {
 
   /**
    * Deletes a session: its record and slot first (requests in flight then see it gone and
-   * answer 404), then at once its container, data channel and snapshot. `why` is the event it
-   * reports when the session existed.
+   * answer 404), then at once its container, data channel, snapshot and egress log. `why` is the
+   * event it reports when the session existed.
    */
   async delete(sessionId: string, why: 'session.deleted' | 'session.expired' = 'session.deleted'): Promise<boolean> {
     const rec = await this.o.store.get(sessionId);
@@ -37,6 +39,7 @@ export class Janitor {
     this.o.lifecycle.forget(sessionId);
     await this.o.sandboxes.drop(sessionId, rec?.containerId || undefined);
     await this.o.snapshots.remove(sessionId);
+    await this.o.egress.forget(sessionId).catch((err: unknown) => this.o.log.warn({ err, sessionId }, 'egress log not cleared'));
     return removed;
   }
 

@@ -1,9 +1,11 @@
 import type { DestinationStream } from 'pino';
 import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../core/config.ts';
+import { EgressLog } from '../core/egress-log.ts';
 import { ExecEventLog } from '../core/exec-events.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
-import { loadPlans } from '../core/plans.ts';
+import { loadPlans, PLAN_NAMES } from '../core/plans.ts';
 import { bullPrefix, nodeJobs, nodeQueueName, SESSIONS_QUEUE, sessionJobs, type Lane, type NodeJobs } from '../core/queues.ts';
 import { RedisClock } from '../core/redis-clock.ts';
 import { createRedis, Keys } from '../core/redis.ts';
@@ -11,6 +13,7 @@ import { SessionStore } from '../core/session-store.ts';
 import { UsageStore } from '../core/usage.ts';
 import { AgentAccess } from './agent-access.ts';
 import { DockerDriver } from './docker-driver.ts';
+import { createEgressProxy } from './egress/index.ts';
 import { Executor } from './executor.ts';
 import { IdleKeeper } from './idle-keeper.ts';
 import { Janitor } from './janitor.ts';
@@ -22,6 +25,7 @@ import { nodeHandlers } from './node-handlers.ts';
 import { NodeMetrics } from './node-metrics.ts';
 import { Sandboxes } from './sandboxes.ts';
 import { loadSeccompProfile } from './seccomp-profile.ts';
+import { registryHosts, SessionEgress } from './session-egress.ts';
 import { SnapshotStore } from './snapshot-store.ts';
 import { TimeoutBackstop } from './timeout-backstop.ts';
 import { TransferHub } from './transfer-hub.ts';
@@ -89,6 +93,8 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
   const snapshots = new SnapshotStore(cfg.SNAPSHOT_DIR);
+  const plans = loadPlans(cfg.PLANS_FILE);
+  const egress = sessionEgress(cfg, redis, keys, Math.max(...PLAN_NAMES.map((n) => plans[n].maxTtl)), log);
   // Its gauges read the sandboxes at scrape time, once they exist.
   const metrics = new NodeMetrics(cfg.NODE_ID, {
     sessionStates: () => store.statesOn(cfg.NODE_ID), warmReady: (): number => sandboxes.warmReady,
@@ -108,14 +114,16 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
     driver, store, redis, keys, snapshots, log: log.child({ module: 'sandboxes' }),
     nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME, pidsLimit: cfg.SANDBOX_PIDS_LIMIT,
     tmpMb: cfg.SANDBOX_TMP_MB, socketDir: cfg.SOCKET_DIR, seccompProfile: loadSeccompProfile(cfg.SECCOMP_PROFILE),
-    warmShape: loadPlans(cfg.PLANS_FILE).free.defaults, warmPoolSize: cfg.WARM_POOL_SIZE,
+    warmShape: plans.free.defaults, warmPoolSize: cfg.WARM_POOL_SIZE, egress, npmRegistry: cfg.NPM_REGISTRY_URL,
   });
   const lifecycle = new IdleKeeper({
     driver, store, containerOf: (id) => sandboxes.containerOf(id), idleAfterMs: cfg.IDLE_AFTER * 1000,
     sleepAfterMs: Math.max(cfg.SLEEP_AFTER, cfg.IDLE_AFTER) * 1000, deepSleep: (id) => sandboxes.deepSleep(id),
-    log: log.child({ module: 'lifecycle' }), events,
+    paused: (id) => egress.close(id), log: log.child({ module: 'lifecycle' }), events,
   });
-  const janitor = new Janitor({ nodeId: cfg.NODE_ID, store, sandboxes, lifecycle, snapshots, driver, log: log.child({ module: 'janitor' }), events });
+  const janitor = new Janitor({
+    nodeId: cfg.NODE_ID, store, sandboxes, lifecycle, snapshots, driver, egress, log: log.child({ module: 'janitor' }), events,
+  });
   await resumeSessions(store, lifecycle, sandboxes, cfg.NODE_ID, log);
   const reaped = await janitor.reapOrphans();
   if (reaped > 0) log.info({ reaped }, 'removed orphan containers');
@@ -179,12 +187,24 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
     await metricsServer?.stop();
     await transfers.stop();
     await sandboxes.stop();
+    egress.stop();
     clock.stop();
     redis.disconnect();
     blocking.disconnect();
     log.info('runner stopped');
   };
-  return { stop, nodeId: cfg.NODE_ID, metricsUrl };
+  /** Egress counters of this node (dials, test-guard refusals, open connections); read by tests. */
+  const egressStats = () => egress.stats();
+  return { stop, nodeId: cfg.NODE_ID, metricsUrl, egressStats };
+}
+
+/** The node's egress proxy and its glue to sessions; logs live as long as the longest session may. */
+function sessionEgress(cfg: Config, redis: Redis, keys: Keys, maxTtlSec: number, log: Logger): SessionEgress {
+  const { proxy, dialer } = createEgressProxy(cfg);
+  return new SessionEgress({
+    proxy, dialerStats: dialer.stats, log: new EgressLog(redis, keys, maxTtlSec),
+    implicitHosts: registryHosts(cfg.NPM_REGISTRY_URL), logger: log.child({ module: 'egress' }),
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -9,6 +9,7 @@ import { AgentClient } from './agent-client.ts';
 import { DataPort } from './data-port.ts';
 import type { NodeEvents } from './node-events.ts';
 import type { SandboxDriver } from './sandbox-driver.ts';
+import type { SessionEgress } from './session-egress.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
 import { WarmPool, type WarmSandbox } from './warm-pool.ts';
 
@@ -42,6 +43,10 @@ export interface SandboxesOptions {
   warmPoolSize: number;
   /** Told of container starts and revivals (metrics, webhooks). */
   events?: NodeEvents;
+  /** Where sessions' egress connections go (the node's policy proxy). */
+  egress: SessionEgress;
+  /** `NPM_REGISTRY_URL`, handed to the agent for user programs. */
+  npmRegistry?: string;
 }
 
 /** First uid handed to session users; far above any uid the host's own accounts use. */
@@ -95,8 +100,10 @@ export class Sandboxes {
       await this.o.store.put({
         sessionId, account: p.account, nodeId, containerId: sandbox.containerId, uid,
         createdAt: p.createdAt, expiresAt: p.expiresAt, lastActive: p.createdAt, state: 'active',
-        metadata: p.metadata, resourceLimits: p.resourceLimits, filesCount: 0, activeProcesses: 0,
+        metadata: p.metadata, resourceLimits: p.resourceLimits, network: p.network, filesCount: 0, activeProcesses: 0,
       }, p.slotId);
+      // Egress opens only now: a warm sandbox has no session, hence no policy, before this.
+      this.o.egress.route(sandbox.port, { sessionId, account: p.account, network: p.network });
       this.live.set(sessionId, Promise.resolve(sandbox));
       return { sessionId, nodeId, containerId: sandbox.containerId };
     } catch (err) {
@@ -138,6 +145,7 @@ export class Sandboxes {
   async drop(sessionId: string, containerId?: string): Promise<void> {
     const sandbox = await this.live.get(sessionId)?.catch(() => undefined);
     this.live.delete(sessionId);
+    this.o.egress.close(sessionId);
     if (sandbox) await this.discard(sandbox, 'session deleted');
     const other = containerId && containerId !== sandbox?.containerId ? containerId : undefined;
     if (other) await this.o.driver.remove(other);
@@ -197,9 +205,9 @@ export class Sandboxes {
     const port = await DataPort.open(this.o.socketDir, sessionId);
     const started = Date.now();
     try {
-      const { nodeId, image, runtime, pidsLimit, tmpMb, seccompProfile } = this.o;
+      const { nodeId, image, runtime, pidsLimit, tmpMb, seccompProfile, npmRegistry } = this.o;
       const handle = await this.o.driver.create({
-        sessionId, nodeId, image, runtime, uid, limits, pidsLimit, tmpMb, seccompProfile, dataDir: port.hostDir,
+        sessionId, nodeId, image, runtime, uid, limits, pidsLimit, tmpMb, seccompProfile, npmRegistry, dataDir: port.hostDir,
       });
       this.o.events?.containerCreated(Date.now() - started);
       return { containerId: handle.containerId, agent: new AgentClient(handle.channel, port), port };
@@ -229,6 +237,7 @@ export class Sandboxes {
     const started = Date.now();
     try {
       const sandbox = await this.launch(rec.sessionId, rec.uid, rec.resourceLimits);
+      this.o.egress.route(sandbox.port, rec);
       await this.o.snapshots.restore(sandbox.agent, rec.sessionId);
       await this.o.store.setSandbox(rec.sessionId, sandbox.containerId, 'active');
       await this.o.snapshots.remove(rec.sessionId);
@@ -250,6 +259,7 @@ export class Sandboxes {
       this.o.log.warn({ sessionId: rec.sessionId, oomKilled: diagnosis.oomKilled }, 'sandbox stopped; restarting it');
     }
     const port = await DataPort.open(this.o.socketDir, rec.sessionId);
+    this.o.egress.route(port, rec);
     try {
       const handle = await this.o.driver.connect(rec.containerId);
       const agent = new AgentClient(handle.channel, port);

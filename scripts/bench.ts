@@ -9,12 +9,15 @@ import { ExecSlots } from '../core/exec-slots.ts';
 import { createRedis, Keys } from '../core/redis.ts';
 import { startRunner } from '../runner/main.ts';
 import { benchFairness } from './bench-fairness.ts';
+import { benchEgress, egressBenchEnv, startEgressBench } from './bench-egress.ts';
 
 /**
  * `npm run bench`: the hot path next to its baseline, measured in the same run on this machine.
  * Baseline: a bare `bun -e 'console.log(1)'` spawned on the host. Then, through HTTP and the
  * whole service: trivial execute p50/p99, executes/s with 16 sessions in parallel, session create,
- * and another account's latency while a hostile one keeps its plan's slots busy (bench-fairness.ts).
+ * another account's latency while a hostile one keeps its plan's slots busy (bench-fairness.ts),
+ * and egress (bench-egress.ts): a 1 MiB fetch through the proxy next to the same fetch from the
+ * host, and `bun add` time.
  */
 const BUN = ['node_modules/bun/bin/bun.exe', 'node_modules/@oven/bun-linux-x64/bin/bun'].find((p) => existsSync(p))!;
 
@@ -78,7 +81,8 @@ function bareSpawn(n: number): number[] {
 }
 
 const run = randomBytes(4).toString('hex');
-const env = { ...process.env, REDIS_PREFIX: `btbench-${run}`, NODE_ID: `bench-${run}`, PORT: '0', LOG_LEVEL: 'warn' };
+const fixtures = await startEgressBench();
+const env = { ...process.env, REDIS_PREFIX: `btbench-${run}`, NODE_ID: `bench-${run}`, PORT: '0', LOG_LEVEL: 'warn', ...egressBenchEnv(fixtures) };
 const runner = await startRunner(env);
 const api = await startApi(env);
 const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6399');
@@ -145,13 +149,15 @@ try {
     ['POST /sessions/create, new container, p50', `${pct(createTimes, 50).toFixed(0)} ms`, `p99 ${pct(createTimes, 99).toFixed(0)} ms`],
     ['POST /sessions/create, from the warm pool, p50', `${pct(warmTimes, 50).toFixed(0)} ms`, `p99 ${pct(warmTimes, 99).toFixed(0)} ms`],
   ];
+  await Promise.all(sessions.map((id) => client.sessions.delete(id)));
+  rows.push(...await benchEgress(client, fixtures, BUN, limits));
   rows.push(...await benchFairness({ baseUrl: api.url, accounts, slots: new ExecSlots(redis, new Keys(env.REDIS_PREFIX)) }));
   console.log(`\nBuntime bench (${new Date().toISOString()}, ${process.arch}, bun ${spawnSync(BUN, ['--version']).stdout.toString().trim()})\n`);
   for (const [name, value, note] of rows) console.log(`${name.padEnd(52)} ${value.padStart(10)}   ${note}`);
   console.log('');
-  await Promise.all(sessions.map((id) => client.sessions.delete(id)));
 } finally {
   await api.stop();
   await runner.stop();
+  await fixtures.stop();
   redis.disconnect();
 }

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 bash scripts/ensure-chromium.sh
 export REDIS_URL
+# Every service of the suite: names only from a fixed table (no DNS query), no dial off loopback
+# (test/support/egress-env.ts; the global setup sets the same).
+export EGRESS_RESOLVER=static EGRESS_STATIC_HOSTS=private.test=10.20.30.40 EGRESS_TEST_GUARD=1 NPM_REGISTRY_URL=http://registry.test/
 npm run --silent typecheck
 npm run --silent lint
 report=.buntime/vitest-report.json

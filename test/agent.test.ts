@@ -145,9 +145,13 @@ describe('agent: running programs', () => {
     process.env.BUNTIME_TEST_SECRET = 'host-secret';
     const r = await a.run({ kind: 'code', source: 'console.log(JSON.stringify(process.env))', env: { MINE: '1' } });
     const env = JSON.parse(r.stdout) as Record<string, string>;
-    const allowed = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'USER', 'MINE'];
-    expect(Object.keys(env).filter((k) => !allowed.includes(k))).toEqual([]);
-    expect(env.MINE).toBe('1');
+    const proxy = 'http://127.0.0.1:3128';
+    expect(env).toEqual({
+      PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp', TMPDIR: '/tmp', LANG: 'C.UTF-8', USER: 'sandbox',
+      HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy,
+      NO_PROXY: 'localhost,127.0.0.1,::1', no_proxy: 'localhost,127.0.0.1,::1', NODE_USE_ENV_PROXY: '1',
+      BUN_INSTALL_CACHE_DIR: '/workspace/.bun/install/cache', MINE: '1',
+    });
     const agentEnv = await a.run({ kind: 'command', source: 'cat /proc/1/environ; for p in /proc/[0-9]*; do cat $p/environ; done 2>/dev/null | tr "\\0" "\\n" | grep -c BUNTIME_ || true' });
     expect(agentEnv.stdout.trim()).toBe('0');
     expect(agentEnv.stdout + agentEnv.stderr).not.toContain('host-secret');

@@ -193,6 +193,21 @@ describe('egress proxy (Node clients)', () => {
     }
   });
 
+  it('closes a tunnel when its client ends, even though the upstream stays open (a WebSocket)', async () => {
+    const t = await proxyConnect(h.agentUrl, `fixture.test:${fx.http.port}`);
+    expect(t.status).toBe(200);
+    const greeting = new Promise<string>((r) => t.socket.on('data', (c: Buffer) => { if (c.includes('hello over websocket')) r('ok'); }));
+    t.socket.write('GET /ws HTTP/1.1\r\nHost: fixture.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+      + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    t.socket.resume();
+    expect(await greeting).toBe('ok');
+    const logged = h.logs.length;
+    t.socket.end();
+    await waitFor(() => h.proxy.connections(h.sessionId).upstream === 0 && h.proxy.connections(h.sessionId).client === 0);
+    await waitFor(() => h.logs.length === logged + 1);
+    expect(h.logs.at(-1)).toMatchObject({ method: 'CONNECT', host: 'fixture.test', decision: 'allowed' });
+  });
+
   it('closes every connection of a session on request', async () => {
     const t = await proxyConnect(h.agentUrl, `fixture.test:${fx.http.port}`);
     expect(t.status).toBe(200);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import { startApi } from '../api/main.ts';
 import { startRunner } from '../runner/main.ts';
+import { SUITE_EGRESS_ENV } from './support/egress-env.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,8 +16,11 @@ declare module 'vitest' {
 /**
  * Starts one runner and the API against the real Docker engine and Redis that scripts/test.sh
  * brought up, under a prefix and node id of their own. Fails the run loudly if either is missing.
+ * Every service of the suite runs with {@link SUITE_EGRESS_ENV} (no DNS, no packet off loopback).
  */
 export default async function setup(project: TestProject) {
+  // Before any worker starts: services that tests start from process.env inherit it too.
+  Object.assign(process.env, SUITE_EGRESS_ENV);
   const run = randomBytes(4).toString('hex');
   const env = {
     ...process.env,

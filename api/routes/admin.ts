@@ -1,3 +1,4 @@
+import type { EgressLog } from '../../core/egress-log.ts';
 import express, { Router } from 'express';
 import { z } from 'zod';
 import type { AccountStore } from '../../core/accounts.ts';
@@ -21,6 +22,8 @@ export interface AdminDeps {
   usage: UsageStore;
   plans: Plans;
   webhooks: Webhooks;
+  /** Egress byte counters, for usage reports. */
+  egress: EgressLog;
 }
 
 const accountBody = z.strictObject({ name: z.string().min(1).max(63), plan: z.string() });

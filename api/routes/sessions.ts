@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { EGRESS_LOG_MAX } from '../../core/egress-log.ts';
 import { sendIdempotent, type Idempotency } from '../idempotency.ts';
 import type { SessionService } from '../session-service.ts';
 import { SESSION_TOKEN_DEFAULT_TTL, SESSION_TOKEN_MAX_TTL, type SessionTokens } from '../session-tokens.ts';
@@ -9,6 +10,9 @@ import { createSessionBody, parse } from '../validation.ts';
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   offset: z.coerce.number().int().min(0).default(0),
+});
+const egressQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(EGRESS_LOG_MAX).default(100),
 });
 const tokenBody = z.strictObject({
   ttl: z.number().int().min(1).max(SESSION_TOKEN_MAX_TTL).default(SESSION_TOKEN_DEFAULT_TTL),
@@ -27,6 +31,10 @@ export function sessionRoutes(sessions: SessionService, tokens: SessionTokens, i
   });
   r.get('/sessions/:id', async (req, res) => {
     res.json(await sessions.get(ctx(res).principal!, req.params.id));
+  });
+  r.get('/sessions/:id/egress', async (req, res) => {
+    const q = parse(egressQuery, req.query);
+    res.json(await sessions.egress(ctx(res).principal!, req.params.id, q.limit));
   });
   r.post('/sessions/:id/token', async (req, res) => {
     const body = parse(tokenBody, req.body ?? {});

@@ -100,4 +100,11 @@ describe('StaticResolver', () => {
     await expect(r.resolve('example.org')).rejects.toMatchObject({ failure: 'not_found' });
     expect(r.lookups).toBe(1);
   });
+
+  it('answers the names of its table, and only those', async () => {
+    const r = new StaticResolver([{ name: 'private.test', address: '10.1.2.3' }, { name: 'v6.test', address: 'fd00::1' }]);
+    expect(await r.resolve('private.test')).toEqual([{ address: '10.1.2.3', family: 4 }]);
+    expect(await r.resolve('v6.test')).toEqual([{ address: 'fd00::1', family: 6 }]);
+    await expect(r.resolve('other.test')).rejects.toMatchObject({ failure: 'not_found' });
+  });
 });

@@ -70,14 +70,25 @@ export class SystemResolver implements NameResolver {
   }
 }
 
-/** `EGRESS_RESOLVER=static`: every name is NXDOMAIN and no query is ever sent. */
+/**
+ * `EGRESS_RESOLVER=static`: answers from a fixed table (`EGRESS_STATIC_HOSTS`), every other name
+ * is NXDOMAIN; no query is ever sent. Its answers are checked like any DNS answer (unlike
+ * internal hosts), so a name it maps to a private address is refused: tests use that.
+ */
 export class StaticResolver implements NameResolver {
   /** Names asked for (tests read it). */
   lookups = 0;
+  private readonly table: ReadonlyMap<string, string>;
+
+  constructor(entries: ReadonlyArray<{ name: string; address: string }> = []) {
+    this.table = new Map(entries.map((e) => [e.name, e.address]));
+  }
 
   async resolve(name: string): Promise<ResolvedAddress[]> {
     this.lookups++;
-    throw new ResolveError('not_found', name);
+    const address = this.table.get(name);
+    if (address === undefined) throw new ResolveError('not_found', name);
+    return [{ address, family: address.includes(':') ? 6 : 4 }];
   }
 }
 

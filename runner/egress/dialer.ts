@@ -41,7 +41,7 @@ const noLookup = (): never => {
   throw new Error('egress dialer: name lookups are not allowed');
 };
 
-/** Dials with `net.connect`, TCP keep-alive on (dead peers of long tunnels are noticed). */
+/** Dials with `net.connect`, TCP keep-alive on (dead peers of long tunnels are noticed), Nagle off. */
 export class NetDialer implements Dialer {
   readonly stats: DialerStats = { dials: 0, guardRefusals: 0 };
 
@@ -67,6 +67,8 @@ export class NetDialer implements Dialer {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         socket.setKeepAlive(true, 60_000);
+        // The proxy forwards segments as they come: Nagle would hold small ones (TLS handshakes).
+        socket.setNoDelay(true);
         resolve(socket);
       });
     });

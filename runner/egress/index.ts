@@ -11,7 +11,7 @@ export { ResolveError, StaticResolver, SystemResolver, type NameResolver, type R
 export type { EgressSession } from './session.ts';
 
 type EgressConfig = Pick<Config,
-  | 'EGRESS_INTERNAL_HOSTS' | 'EGRESS_RESOLVER' | 'EGRESS_DNS_TIMEOUT_MS' | 'EGRESS_TEST_GUARD'
+  | 'EGRESS_INTERNAL_HOSTS' | 'EGRESS_RESOLVER' | 'EGRESS_STATIC_HOSTS' | 'EGRESS_DNS_TIMEOUT_MS' | 'EGRESS_TEST_GUARD'
   | 'EGRESS_MAX_CONNECTIONS_PER_SESSION' | 'EGRESS_MAX_CONNECTIONS_PER_NODE' | 'EGRESS_CONNECT_TIMEOUT_MS'>;
 
 /**
@@ -19,7 +19,7 @@ type EgressConfig = Pick<Config,
  * test-guard refusals).
  */
 export function createEgressProxy(cfg: EgressConfig): { proxy: EgressProxy; dialer: NetDialer } {
-  const resolver = cfg.EGRESS_RESOLVER === 'static' ? new StaticResolver() : new SystemResolver({ timeoutMs: cfg.EGRESS_DNS_TIMEOUT_MS });
+  const resolver = cfg.EGRESS_RESOLVER === 'static' ? new StaticResolver(cfg.EGRESS_STATIC_HOSTS) : new SystemResolver({ timeoutMs: cfg.EGRESS_DNS_TIMEOUT_MS });
   const dialer = new NetDialer({ testGuard: cfg.EGRESS_TEST_GUARD });
   const proxy = new EgressProxy({
     resolver, dialer, internalHosts: cfg.EGRESS_INTERNAL_HOSTS,

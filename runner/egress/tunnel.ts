@@ -46,6 +46,13 @@ function splice(client: Socket, upstream: Socket, head: Buffer): void {
   client.pipe(upstream);
   upstream.pipe(client);
   client.once('close', () => upstream.destroy());
+  // The agent ends a data connection only when its client is gone (it takes a client's end as
+  // its close), so the end is passed on and then the upstream is closed: a quiet upstream (a
+  // WebSocket) would otherwise hold the tunnel, and its slot, for as long as it stays open.
+  client.once('end', () => {
+    if (upstream.writableFinished) upstream.destroy();
+    else upstream.once('finish', () => upstream.destroy());
+  });
   // A clean upstream close lets the client drain what is still buffered (pipe ends it).
   upstream.once('close', (hadError) => (hadError ? client.destroy() : client.end()));
 }

@@ -9,6 +9,7 @@ const CREATED = {
   expiresAt: '2025-01-01T01:00:00.000Z',
   previewUrl: 'http://127.0.0.1:3000/preview/ses_bbbbbbbbbbbbbbbbbbbb',
   resourceLimits: { memory: 1024, cpu: 0.25, timeout: 30, disk: 1024 },
+  network: { egress: 'public', allow: [], deny: [], ports: [80, 443] },
   state: 'active',
 };
 
@@ -83,6 +84,18 @@ describe('sessions', () => {
     expect(await c.sessions.list({ limit: 10, offset: 20 })).toEqual({ sessions: [details], total: 1 });
     expect(await c.sessions.delete(CREATED.sessionId)).toEqual({ deleted: true, sessionId: CREATED.sessionId });
     expect(srv.requests[1]!.query.toString()).toBe('limit=10&offset=20');
+  });
+
+  it('create sends a network policy; egress reads the session\'s connection log', async () => {
+    const log = { connections: [{ at: CREATED.createdAt, method: 'GET', host: 'example.org', port: 80, address: null, decision: 'denied', reason: 'not_allowlisted', bytesIn: 0, bytesOut: 0, durationMs: 0 }] };
+    const { srv, c } = await api({ 'POST /sessions/create': answer(CREATED), [`GET /sessions/${CREATED.sessionId}/egress`]: answer(log) });
+    const session = await c.sessions.create({ network: { egress: 'allowlist', allow: ['*.example.org'] } });
+    expect(session.network).toEqual(CREATED.network);
+    expect(await session.egress({ limit: 5 })).toEqual(log);
+    expect(await c.sessions.egress(CREATED.sessionId)).toEqual(log);
+    expect(jsonBody(srv.requests[0]!)).toEqual({ network: { egress: 'allowlist', allow: ['*.example.org'] } });
+    expect(srv.requests[1]!.query.toString()).toBe('limit=5');
+    expect(srv.requests[2]!.query.toString()).toBe('');
   });
 
   it('token mints a session token with the ttl asked', async () => {

@@ -3,7 +3,10 @@ import type { BackgroundExecution, ExecuteParams, ExecutionResult, StreamEvent }
 import type {
   CreateSessionResponse,
   DeleteSessionResponse,
+  EgressLogPage,
+  EgressLogParams,
   IdempotentRequestOptions,
+  NetworkPolicy,
   RequestOptions,
   ResourceLimits,
   SessionDetails,
@@ -25,6 +28,8 @@ export class Session implements CreateSessionResponse {
   /** URL of a web server the session runs. */
   readonly previewUrl: string;
   readonly resourceLimits: ResourceLimits;
+  /** The effective egress policy. */
+  readonly network: NetworkPolicy;
   /** State at creation; `sessions.get` tells the current one. */
   readonly state: SessionState;
   readonly lastActive: string;
@@ -42,6 +47,7 @@ export class Session implements CreateSessionResponse {
     this.expiresAt = data.expiresAt;
     this.previewUrl = data.previewUrl;
     this.resourceLimits = data.resourceLimits;
+    this.network = data.network;
     this.state = data.state;
     this.lastActive = data.lastActive;
     this.filesCount = data.filesCount;
@@ -67,6 +73,11 @@ export class Session implements CreateSessionResponse {
   /** The current details of this session (`GET /sessions/{id}`). */
   details(options?: RequestOptions): Promise<SessionDetails> {
     return this.#client.sessions.get(this.sessionId, options);
+  }
+
+  /** This session's latest egress connections; see `Sessions.egress`. */
+  egress(params?: EgressLogParams, options?: RequestOptions): Promise<EgressLogPage> {
+    return this.#client.sessions.egress(this.sessionId, params, options);
   }
 
   /** Deletes this session, its container and its files. */

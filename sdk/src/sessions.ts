@@ -5,6 +5,8 @@ import type {
   CreateSessionRequest,
   CreateSessionResponse,
   DeleteSessionResponse,
+  EgressLogPage,
+  EgressLogParams,
   IdempotentRequestOptions,
   PageParams,
   RequestOptions,
@@ -53,6 +55,15 @@ export class Sessions {
   token(id: string, params: SessionTokenParams = {}, options: RequestOptions = {}): Promise<SessionToken> {
     const req = { method: 'POST', path: `/sessions/${encodeURIComponent(id)}/token`, json: params } as const;
     return this.#http.json({ ...req, ...callOptions(options) });
+  }
+
+  /**
+   * The session's latest egress connections, newest first: what its programs contacted (or
+   * tried to) through the egress proxy, with the decision and the bytes.
+   */
+  egress(id: string, params: EgressLogParams = {}, options: RequestOptions = {}): Promise<EgressLogPage> {
+    const query = { limit: params.limit };
+    return this.#http.json({ method: 'GET', path: `/sessions/${encodeURIComponent(id)}/egress`, query, ...callOptions(options) });
   }
 
   /** Deletes a session at once: its container, its files and its concurrent-session slot. */

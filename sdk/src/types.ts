@@ -33,6 +33,32 @@ export interface ResourceLimits {
 /** Lifecycle state (DESIGN 4). */
 export type SessionState = 'active' | 'idle' | 'deep-sleep' | 'lost';
 
+/** Egress levels: no network, any public address, or only the names of an allowlist. */
+export type EgressLevel = 'none' | 'public' | 'allowlist';
+
+/**
+ * The `network` field of `POST /sessions/create`. Entries are domain names (`example.org`: that
+ * name) or globs (`*.example.org`: any name below it, not the name itself); at most 100 each.
+ * `egress: "none"` is accepted on every plan; anything else that differs from the plan's
+ * default needs a plan that allows custom policies (else `forbidden`).
+ */
+export interface NetworkRequest {
+  egress: EgressLevel;
+  /** Only with `egress: "allowlist"` (and then at least one). */
+  allow?: string[];
+  /** Names refused whatever else allows them. */
+  deny?: string[];
+}
+
+/** A session's effective egress policy (`network` of a session's details). */
+export interface NetworkPolicy {
+  egress: EgressLevel;
+  allow: string[];
+  deny: string[];
+  /** TCP ports a request may name. */
+  ports: number[];
+}
+
 /** Body of `POST /sessions/create`; every field optional. */
 export interface CreateSessionRequest {
   /** Lifetime, s. Default 86400; min 60; max the plan's ceiling. */
@@ -41,6 +67,8 @@ export interface CreateSessionRequest {
   metadata?: Record<string, unknown>;
   /** Overrides of the plan's defaults (non-free plans only), each ≤ the plan's ceiling. */
   resourceLimits?: Partial<ResourceLimits>;
+  /** Egress policy; default: the plan's (`public` on the shipped plans). */
+  network?: NetworkRequest;
 }
 
 /**
@@ -60,6 +88,8 @@ export interface SessionDetails {
   activeProcesses: number;
   metadata: Record<string, unknown>;
   resourceLimits: ResourceLimits;
+  /** The effective egress policy. */
+  network: NetworkPolicy;
   /** URL of a web server the session runs. */
   previewUrl: string;
 }
@@ -93,6 +123,41 @@ export interface SessionList {
   sessions: SessionDetails[];
   /** Live sessions in all, across pages. */
   total: number;
+}
+
+/**
+ * One egress attempt of a session (`GET /sessions/{id}/egress`): a plain-HTTP request or a
+ * CONNECT tunnel, recorded when it ended.
+ */
+export interface EgressConnection {
+  /** When the request arrived. */
+  at: string;
+  /** HTTP method, `CONNECT` for tunnels. */
+  method: string;
+  /** Name or IP literal the program asked for ('' when unparsable). */
+  host: string;
+  port: number;
+  /** The address dialled, or the one refused; null when none. */
+  address: string | null;
+  decision: 'allowed' | 'denied';
+  /** `public`, `allowlist` or `internal` when allowed; else why not (`address_refused`, `not_allowlisted`, …). */
+  reason: string;
+  /** Bytes received from the upstream, headers included. */
+  bytesIn: number;
+  /** Bytes sent to the upstream, headers included. */
+  bytesOut: number;
+  durationMs: number;
+}
+
+/** Answer of `GET /sessions/{id}/egress`: newest first. */
+export interface EgressLogPage {
+  connections: EgressConnection[];
+}
+
+/** Parameters of `sessions.egress`. */
+export interface EgressLogParams {
+  /** How many of the latest connections (server default 100, at most 1000). */
+  limit?: number;
 }
 
 /** Answer of `DELETE /sessions/{id}`. */

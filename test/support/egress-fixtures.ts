@@ -14,9 +14,9 @@ import { pack } from 'tar-stream';
  * Upstreams for egress tests, all on 127.0.0.1 with ephemeral ports, reached through the proxy
  * by internal-host names (EGRESS_INTERNAL_HOSTS, e.g. `fixture.test=127.0.0.1`):
  *
- * - `http`: `/hello` ("hello from fixture\n"), `/big` (the 5 MB {@link bigBody}), `/slow` (a
- *   line every 200 ms, never ending), `/echo` (the request as JSON: method, url, headers, body
- *   length), `/ws` (a WebSocket upgrade that sends one text message, "hello over websocket",
+ * - `http`: `/hello` ("hello from fixture\n"), `/big` (the 5 MB {@link bigBody}), `/mb` (its
+ *   first MiB), `/slow` (a line every 200 ms, never ending), `/echo` (the request as JSON: method,
+ *   url, headers, body length), `/ws` (a WebSocket upgrade that sends one text message, "hello over websocket",
  *   then echoes nothing), anything else 404.
  * - `https`: the same routes over TLS with a self-signed certificate made at start for
  *   `tlsNames` (and 127.0.0.1); `pem` is the certificate clients must trust.
@@ -126,6 +126,7 @@ function routes(req: IncomingMessage, res: ServerResponse, big: Buffer): void {
   const path = (req.url ?? '').split('?')[0];
   if (path === '/hello') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('hello from fixture\n');
   if (path === '/big') return void res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': big.length }).end(big);
+  if (path === '/mb') return void res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1 << 20 }).end(big.subarray(0, 1 << 20));
   if (path === '/slow') return slow(res);
   if (path === '/echo') return echo(req, res);
   res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -83,7 +83,8 @@ export async function startProxyHarness(opts: ProxyHarnessOptions): Promise<Prox
     s.once('close', () => open.delete(s));
     return s;
   };
-  const runner = await listen(createServer((s) => void acceptDataChannel(tracked(s), proxy, session)), runnerPath);
+  // Half-open like the runner's DataPort: an end from the agent side is not a close by itself.
+  const runner = await listen(createServer({ allowHalfOpen: true }, (s) => void acceptDataChannel(tracked(s), proxy, session)), runnerPath);
   const agent = await listen(createServer((client) => relayToRunner(tracked(client), runnerPath)), 0);
   harness.agentUrl = `http://127.0.0.1:${(agent.address() as { port: number }).port}`;
   harness.stop = async () => {

@@ -6,6 +6,7 @@ import { AccountStore } from '../../core/accounts.ts';
 import { startRunner } from '../../runner/main.ts';
 import { RunnerProcess } from './runner-process.ts';
 import { createRedis, Keys } from '../../core/redis.ts';
+import { SUITE_EGRESS_ENV } from './egress-env.ts';
 
 export const apiUrl = () => inject('apiUrl');
 
@@ -109,17 +110,22 @@ export function useSession(plan: 'free' | 'paid' | 'enterprise' = 'free', create
 
 /**
  * A service of a test's own: a runner and an API under a fresh Redis prefix and node id, with
- * `overrides` on top of the environment (e.g. `IDLE_AFTER`, `WARM_POOL_SIZE`, a `REDIS_URL` of its own). `client(plan)`
+ * `overrides` on top of the environment (e.g. `IDLE_AFTER`, `WARM_POOL_SIZE`, a `REDIS_URL` of its own) and the
+ * suite's egress settings on top of those (static resolver, test guard). `client(plan)`
  * makes an account there and an SDK client for it (`account(plan)`: and its key); `stop()` stops both.
  */
 export async function ownService(name: string, overrides: Record<string, string> = {}, opts: { runnerProcess?: boolean } = {}) {
   const run = randomBytes(4).toString('hex');
   const env = {
-    ...process.env, REDIS_PREFIX: `bt${name}-${run}`, NODE_ID: `${name}-${run}`, PORT: '0', LOG_LEVEL: 'warn', ...overrides,
+    ...process.env, REDIS_PREFIX: `bt${name}-${run}`, NODE_ID: `${name}-${run}`, PORT: '0', LOG_LEVEL: 'warn',
+    NPM_REGISTRY_URL: SUITE_EGRESS_ENV.NPM_REGISTRY_URL, ...overrides,
+    // Whatever a test overrides, its service never resolves a name by DNS nor dials off loopback.
+    EGRESS_RESOLVER: SUITE_EGRESS_ENV.EGRESS_RESOLVER, EGRESS_TEST_GUARD: SUITE_EGRESS_ENV.EGRESS_TEST_GUARD,
+    EGRESS_STATIC_HOSTS: overrides.EGRESS_STATIC_HOSTS ?? SUITE_EGRESS_ENV.EGRESS_STATIC_HOSTS,
   };
   // In a process of its own when a test must kill it for real.
   const launch = (e: typeof env) => (opts.runnerProcess ? RunnerProcess.start(e) : startRunner(e));
-  let runner: { stop(): Promise<void>; kill9?: () => Promise<void> } = await launch(env);
+  let runner: { stop(): Promise<void>; kill9?: () => Promise<void>; egressStats?: () => unknown } = await launch(env);
   const api = await startApi(env);
   const keys = new Keys(env.REDIS_PREFIX);
   /** A fresh account on `plan` there: its name, key and an SDK client. */
@@ -140,6 +146,11 @@ export async function ownService(name: string, overrides: Record<string, string>
   return {
     env, keys, api, client, account,
     nodeId: env.NODE_ID,
+    /** The runner's egress counters (dials, test-guard refusals, open connections). */
+    egressStats: () => {
+      if (!runner.egressStats) throw new Error('egressStats needs an in-process runner');
+      return runner.egressStats() as ReturnType<Awaited<ReturnType<typeof startRunner>>['egressStats']>;
+    },
     stopRunner: () => runner.stop(),
     /** kill -9 of the runner (needs `runnerProcess`). */
     killRunner: async () => {

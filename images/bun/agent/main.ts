@@ -6,6 +6,7 @@
 import type { AgentEnvironment, AgentOp, AgentReplyLine } from '../../../core/agent-protocol.ts';
 import { log, readLines, send } from './channel.ts';
 import { DataChannel } from './data-channel.ts';
+import { EgressRelay } from './egress-relay.ts';
 import { Executions } from './executions.ts';
 import { FileCount } from './file-count.ts';
 import { FileOps } from './files.ts';
@@ -18,6 +19,7 @@ import type { UserIdentity } from './launcher.ts';
 import { OomCounter, pidsMax } from './cgroup.ts';
 import { AgentError, errorReply } from './protocol.ts';
 import { Runner } from './run.ts';
+import { userEnvironment } from './user-env.ts';
 import { WriteTracker } from './write-tracker.ts';
 
 declare const AGENT_VERSION: string;
@@ -109,11 +111,14 @@ function main(): void {
   const changes = new ChangeWatch(user.uid);
   changes.start();
   const writes = new WriteTracker(new FsClock('/run/buntime/.clock'), changes);
-  const runner = new Runner({ files, executions, user, writes, gids: new GidPool(), oom: new OomCounter() });
+  const env = userEnvironment({ registry: process.env.BUNTIME_NPM_REGISTRY satisfies AgentEnvironment['BUNTIME_NPM_REGISTRY'] });
+  const runner = new Runner({ files, executions, user, writes, gids: new GidPool(), oom: new OomCounter(), env });
+  const data = new DataChannel(requiredPath('BUNTIME_DATA_SOCKET'));
+  // Started before the first request line is read, so it listens before any program runs.
+  new EgressRelay(data).start().catch((err: unknown) => log(`egress relay: ${String(err)}`));
   const table = handlers({
-    version: VERSION, uid: user.uid, files, executions, runner, writes, snapshots: new Snapshots(user.uid),
+    version: VERSION, uid: user.uid, files, executions, runner, writes, snapshots: new Snapshots(user.uid), data,
     fileCount: new FileCount(user.uid, changes),
-    data: new DataChannel(requiredPath('BUNTIME_DATA_SOCKET')),
   });
   let inFlight = 0;
   let eof = false;

@@ -37,6 +37,8 @@ export interface RunDeps {
   writes: WriteTracker;
   oom: OomCounter;
   user: UserIdentity;
+  /** Base environment of user programs (`userEnvironment`); a run's own `env` overrides it. */
+  env: Readonly<Record<string, string>>;
 }
 
 /** What a run prepared before its program starts. */
@@ -47,14 +49,6 @@ interface Prepared {
   /** Temporary source file (relative path), removed when the run is over. */
   tempSource?: { rel: string; abs: string };
 }
-
-const BASE_ENV = {
-  PATH: '/usr/local/bin:/usr/bin:/bin',
-  HOME: '/tmp',
-  TMPDIR: '/tmp',
-  LANG: 'C.UTF-8',
-  USER: 'sandbox',
-};
 
 export class Runner {
   constructor(private readonly deps: RunDeps) {}
@@ -124,7 +118,7 @@ export class Runner {
 
   private spec(job: RunJob, prep: Prepared, gid: number) {
     return {
-      argv: prep.argv, cwd: prep.cwd, env: { ...BASE_ENV, ...job.req.env }, gid,
+      argv: prep.argv, cwd: prep.cwd, env: { ...this.deps.env, ...job.req.env }, gid,
       stdin: job.background ? null : job.req.stdin, capture: !job.background,
     };
   }
