@@ -20,7 +20,6 @@ export const DATA_SOCKET = '/run/buntime-host/data.sock';
 /** The host directory holding the data socket is bind-mounted here (root-only, mode 0700). */
 export const DATA_SOCKET_DIR = '/run/buntime-host';
 
-
 /** First line the agent writes on a data connection, then `\n`, then raw bytes. */
 export type DataHeader =
   /** A stream the runner asked for in a request (`write`, `read`, `tcp`) by its token. */
