@@ -324,7 +324,9 @@ describe('agent: attacks', () => {
       expect(['timeout', 'error']).toContain(r.status);
       expect(Date.now() - started).toBeLessThan(20_000);
       await echoOk(a);
-      const left = await a.run({ kind: 'command', source: `grep -l "^Uid:[[:space:]]*${TEST_UID}" /proc/[0-9]*/status | wc -l` });
+      // Execution processes carry the session uid and a gid of their own (the agent's change
+      // watcher runs as the uid with gid 0 and is not counted).
+      const left = await a.run({ kind: 'command', source: `grep -L "^Gid:[[:space:]]*0[[:space:]]" $(grep -l "^Uid:[[:space:]]*${TEST_UID}" /proc/[0-9]*/status) | wc -l` });
       // Only this check's own shell, grep and wc remain.
       expect(Number(left.stdout.trim())).toBeLessThanOrEqual(3);
     });

@@ -108,15 +108,18 @@ describe('limits', () => {
     await client.files.delete(small, 'more.bin');
   });
 
-  it('cannot open any network connection, not even to the API on loopback', async () => {
+  it('reaches nothing but through the egress proxy, which refuses private addresses and unknown names; the host API is out of reach', async () => {
     const port = new URL(apiUrl()).port;
+    // The suite resolves names statically (nothing is ever looked up) and guards every dial.
     const r = await client.execute({
       sessionId: small,
       code: `
         const results = [];
         for (const url of ["http://127.0.0.1:${port}/health", "http://example.com/", "http://10.0.0.1/"]) {
-          try { await fetch(url, { signal: AbortSignal.timeout(3000) }); results.push("open " + url); }
-          catch { results.push("blocked"); }
+          try {
+            const res = await fetch(url, { proxy: process.env.HTTP_PROXY, signal: AbortSignal.timeout(3000) });
+            results.push(res.status + ":" + (res.headers.get("x-buntime-egress") ?? "-"));
+          } catch { results.push("blocked"); }
         }
         try { await Bun.connect({ hostname: "127.0.0.1", port: 6399, socket: { data() {} } }); results.push("tcp open"); }
         catch { results.push("blocked"); }
@@ -126,7 +129,12 @@ describe('limits', () => {
       `,
       timeout: 20,
     });
-    expect(r.stdout.split('\n')[0]).toBe('blocked,blocked,blocked,blocked');
+    const [api, name, privateAddress, tcp] = r.stdout.split('\n')[0]!.split(',');
+    // Loopback stays direct (NO_PROXY): the container's own loopback, where the API is not.
+    expect(api).toBe('blocked');
+    expect(name).toMatch(/^502:/);
+    expect(privateAddress).toMatch(/^403:/);
+    expect(tcp).toBe('blocked');
     expect(r.stdout.split('\n')[1]).toBe('lo');
   });
 });
