@@ -23,10 +23,11 @@ return ttl`);
 /**
  * Failed authentications per client address (`req.ip`, so `TRUST_PROXY` decides what the
  * address is): at most `perMinute` in a window that opens with an address's first failure and
- * lasts a minute. Past it the address gets 429s until the window closes — also for a key that
- * would be valid, so that guessing learns nothing while it is blocked. (A key is 40 random
- * base62 characters, so guessing one is hopeless anyway: what this bounds is the load and the
- * noise of trying, and how fast a leaked-but-mistyped credential can be probed.)
+ * lasts a minute. Past it every failure from the address gets a 429 until the window closes.
+ * A credential that checks out is never slowed or refused by this: the limit costs Redis work
+ * only on failures. (A key is 40 random base62 characters, so guessing one is hopeless anyway:
+ * what this bounds is the load and the noise of trying, and how fast a leaked-but-mistyped
+ * credential can be probed.)
  */
 export class AuthFailureLimit {
   /** @param perMinute failures an address may make per window; 0 turns the limit off */
@@ -37,15 +38,18 @@ export class AuthFailureLimit {
   ) {}
 
   /**
-   * Runs a credential check for a request from `address`: a 429 while the address is over its
-   * limit (whatever the check found), otherwise the check's result, a miss counted as a
-   * failure unless `excused` says it was no guess (an expired token of ours). The limit is read
-   * alongside the check, so it adds no round trip.
+   * Runs a credential check for a request from `address`: the check's result when it found the
+   * credential; a miss is counted as a failure (unless `excused` says it was no guess: an
+   * expired token of ours) and answered 429 once the address is over its limit.
    */
   async guard<T>(address: string, check: () => Promise<T | undefined>, excused = () => false): Promise<T | undefined> {
-    const [waitSec, found] = await Promise.all([this.retryAfterSec(address), check()]);
-    if (waitSec > 0) throw this.tooMany(waitSec);
-    if (found !== undefined || excused()) return found;
+    const found = await check();
+    if (found !== undefined) return found;
+    if (excused()) {
+      const waitSec = await this.retryAfterSec(address);
+      if (waitSec > 0) throw this.tooMany(waitSec);
+      return found;
+    }
     // Counted and judged in one step, so parallel failures cannot all slip under the limit.
     const over = await this.failed(address);
     if (over > 0) throw this.tooMany(over);
