@@ -1,0 +1,21 @@
+import http from 'node:http';
+import { Buntime } from '@buntime/sdk';
+import { startApi } from './api/main.ts';
+import { AccountStore } from './core/accounts.ts';
+import { createRedis, Keys } from './core/redis.ts';
+import { startRunner } from './runner/main.ts';
+const env = { ...process.env, REDIS_PREFIX: 'btprof' + Date.now(), NODE_ID: 'prof' + Date.now(), PORT: '0', LOG_LEVEL: 'warn' };
+const runner = await startRunner(env); const api = await startApi(env);
+const redis = createRedis(process.env.REDIS_URL!); const acc = new AccountStore(redis, new Keys(env.REDIS_PREFIX));
+await acc.createAccount('p', 'enterprise'); const { key } = await acc.createKey('p');
+const client = new Buntime({ apiKey: key, baseUrl: api.url, maxRetries: 0 });
+const sessions = await Promise.all(Array.from({ length: 8 }, async () => (await client.sessions.create({ resourceLimits: { cpu: 1, memory: 512, disk: 256, timeout: 30 } })).id));
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+function ex(sessionId: string) { const payload = JSON.stringify({ sessionId, code: 'console.log(1)' }); return new Promise<void>((resolve, reject) => { const req = http.request(`${api.url}/execute`, { method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => { res.resume(); res.on('end', () => resolve()); }); req.on('error', reject); req.end(payload); }); }
+for (const s of sessions) await ex(s);
+const t0 = performance.now(); let n = 0; const c0 = process.cpuUsage();
+await Promise.all(sessions.map(async (s) => { while (performance.now() - t0 < 8000) { await ex(s); n++; } }));
+const cpu = process.cpuUsage(c0);
+console.log('execs', n, 'per s', (n / ((performance.now() - t0) / 1000)).toFixed(0), 'node cpu ms/exec', ((cpu.user + cpu.system) / 1000 / n).toFixed(2));
+await Promise.all(sessions.map((s) => client.sessions.delete(s)));
+await api.stop(); await runner.stop(); redis.disconnect(); process.exit(0);
