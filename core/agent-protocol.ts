@@ -150,11 +150,16 @@ export const agentOps = {
     request: z.object({ port: z.number().int().min(1).max(65535), token, connectTimeoutMs: z.number().int().positive() }),
     reply: z.object({}),
   },
-  /** Deep-sleep snapshot: a tar of /workspace in base64 `chunk` progress replies. */
-  snapshot: { request: z.object({}), reply: z.object({ bytes: z.number().int() }) },
-  'restore-open': { request: z.object({}), reply: z.object({ handle: z.string() }) },
-  'restore-write': { request: z.object({ handle: z.string(), data: z.string() }), reply: z.object({}) },
-  'restore-close': { request: z.object({ handle: z.string() }), reply: z.object({}) },
+  /**
+   * Gives every entry of /workspace (itself included) owned by uid `fromUid` to the session uid,
+   * and group `fromUid` to the session gid, never following a symlink (lchown per entry). For a
+   * workspace copied from another session (fork, snapshot): the runner sends it before any user
+   * code runs in the container, so nothing can move under the walk. `entries`: how many changed.
+   */
+  reown: {
+    request: z.object({ fromUid: z.number().int().min(1) }),
+    reply: z.object({ entries: z.number().int() }),
+  },
 } as const;
 
 export type AgentOps = typeof agentOps;
@@ -172,8 +177,6 @@ export const progressSchemas = {
   out: z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() }),
   /** A read's file is open; its bytes follow on the data stream. */
   opened: z.object({ size: z.number().int() }),
-  /** A piece of a snapshot tar, base64. */
-  chunk: z.object({ data: z.string() }),
 } as const;
 export type ProgressType = keyof typeof progressSchemas;
 export type Progress = { [P in ProgressType]: { type: P } & z.infer<(typeof progressSchemas)[P]> }[ProgressType];

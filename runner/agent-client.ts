@@ -77,6 +77,11 @@ export class AgentClient {
     return (await this.channel.call('mkdir', { path })).path;
   }
 
+  /** Gives the files of a copied workspace owned by `fromUid` to the session uid; entries changed. */
+  async reown(fromUid: number): Promise<number> {
+    return (await this.channel.call('reown', { fromUid })).entries;
+  }
+
   /** Writes `source` to `path` in the session (atomically, as the session user). */
   async write(path: string, source: Readable, maxFileBytes: number): Promise<{ path: string; size: number }> {
     const { token, socket } = this.port.expect();

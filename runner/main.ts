@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import type { Worker } from 'bullmq';
 import { loadConfig, type Config } from '../core/config.ts';
@@ -17,10 +18,14 @@ import { Janitor } from './janitor.ts';
 import { createJobWorker, type Handlers } from './job-worker.ts';
 import { NodeHeartbeat } from './node-heartbeat.ts';
 import { nodeHandlers } from './node-handlers.ts';
+import { SandboxLauncher } from './sandbox-launcher.ts';
 import { Sandboxes } from './sandboxes.ts';
 import { loadSeccompProfile } from './seccomp-profile.ts';
-import { SnapshotStore } from './snapshot-store.ts';
+import { SessionFactory } from './session-factory.ts';
+import { SessionWorkspaces } from './session-workspaces.ts';
 import { TransferHub } from './transfer-hub.ts';
+import { UidAllocator } from './uid-allocator.ts';
+import { WorkspaceStore } from './workspace-store.ts';
 
 /** The jobs of one lane, with the handlers for them. */
 function laneHandlers(all: Handlers<NodeJobs>, lane: Lane) {
@@ -57,11 +62,16 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   await driver.ping();
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
-  const snapshots = new SnapshotStore(cfg.SNAPSHOT_DIR);
-  const sandboxes = new Sandboxes({
-    driver, store, redis, keys, snapshots, log: log.child({ module: 'sandboxes' }),
-    nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME, pidsLimit: cfg.SANDBOX_PIDS_LIMIT,
-    tmpMb: cfg.SANDBOX_TMP_MB, socketDir: cfg.SOCKET_DIR, seccompProfile: loadSeccompProfile(cfg.SECCOMP_PROFILE),
+  const workspaces = sessionWorkspaces(cfg, log);
+  await workspaces.start();
+  const launcher = new SandboxLauncher({
+    driver, workspaces, log: log.child({ module: 'launcher' }), nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE,
+    runtime: cfg.SANDBOX_RUNTIME, pidsLimit: cfg.SANDBOX_PIDS_LIMIT, tmpMb: cfg.SANDBOX_TMP_MB, socketDir: cfg.SOCKET_DIR,
+    seccompProfile: loadSeccompProfile(cfg.SECCOMP_PROFILE),
+  });
+  const sandboxes = new Sandboxes({ driver, store, launcher, workspaces, log: log.child({ module: 'sandboxes' }), nodeId: cfg.NODE_ID });
+  const factory = new SessionFactory({
+    store, sandboxes, launcher, workspaces, log: log.child({ module: 'factory' }), nodeId: cfg.NODE_ID,
     warmShape: loadPlans(cfg.PLANS_FILE).free.defaults, warmPoolSize: cfg.WARM_POOL_SIZE,
   });
   const lifecycle = new IdleKeeper({
@@ -69,16 +79,25 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
     sleepAfterMs: Math.max(cfg.SLEEP_AFTER, cfg.IDLE_AFTER) * 1000, deepSleep: (id) => sandboxes.deepSleep(id),
     log: log.child({ module: 'lifecycle' }),
   });
-  const janitor = new Janitor({ nodeId: cfg.NODE_ID, store, sandboxes, lifecycle, snapshots, driver, log: log.child({ module: 'janitor' }) });
+  const janitor = new Janitor({
+    nodeId: cfg.NODE_ID, store, sandboxes, workspaces, lifecycle, driver, log: log.child({ module: 'janitor' }),
+    busy: (id) => sandboxes.busy(id) || factory.busy(id),
+  });
   const reaped = await janitor.reapOrphans();
   if (reaped > 0) log.info({ reaped }, 'removed orphan containers');
-  sandboxes.warmUp();
+  const unclaimed = await factory.recover();
+  if (unclaimed > 0) log.info({ unclaimed }, 'removed workspaces of sessions that were never created');
+  factory.warmUp();
+  const held = () => sandboxes.count + factory.count;
 
   const transfers = new TransferHub();
   const transferUrl = await transfers.start(cfg.TRANSFER_HOST, cfg.TRANSFER_PORT, cfg.TRANSFER_URL);
   const access = new AgentAccess({ sandboxes, lifecycle, store, driver, log: log.child({ module: 'access' }) });
   const executor = new Executor({ access, events: new ExecEventLog(redis, keys), usage, log: log.child({ module: 'executor' }) });
-  const handlers = nodeHandlers({ access, exec: executor, janitor, transfers });
+  const handlers = nodeHandlers({
+    access, exec: executor, janitor, transfers, sandboxes, factory, workspaces, lifecycle,
+    full: () => held() >= cfg.NODE_SESSION_CAPACITY,
+  });
   const common = { connection: blocking, publisher: redis, keys, bullPrefix: bullPrefix(cfg.REDIS_PREFIX), clock, log };
   const onExpired = (_name: string, payload: unknown) => {
     const keyId = (payload as { keyId?: unknown }).keyId;
@@ -91,7 +110,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   const sessionsWorker = createJobWorker({
     ...common, queue: SESSIONS_QUEUE, catalogue: sessionJobs,
     handlers: { create: async (p) => {
-      const created = await sandboxes.create(p);
+      const created = await factory.create(p);
       lifecycle.track(created.sessionId);
       return created;
     } }, concurrency: 4,
@@ -99,11 +118,11 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
   const heartbeat = new NodeHeartbeat({
     redis, keys, nodeId: cfg.NODE_ID,
     load: () => {
-      const atCapacity = sandboxes.count >= cfg.NODE_SESSION_CAPACITY;
+      const atCapacity = held() >= cfg.NODE_SESSION_CAPACITY;
       // A full node stops pulling creates so another node takes them.
       if (atCapacity && !sessionsWorker.isPaused()) sessionsWorker.pause(true);
       if (!atCapacity && sessionsWorker.isPaused()) sessionsWorker.resume();
-      return { sessions: sandboxes.count, capacity: cfg.NODE_SESSION_CAPACITY, warm: sandboxes.warmReady, transferUrl };
+      return { sessions: held(), capacity: cfg.NODE_SESSION_CAPACITY, warm: factory.warmReady, transferUrl };
     },
   });
   await heartbeat.start();
@@ -117,6 +136,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
     for (const t of timers) clearInterval(t);
     await heartbeat.stop().catch(() => {});
     await transfers.stop();
+    await factory.stop();
     await sandboxes.stop();
     clock.stop();
     redis.disconnect();
@@ -124,6 +144,20 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: { 
     log.info('runner stopped');
   };
   return { stop, nodeId: cfg.NODE_ID };
+}
+
+/**
+ * The node's workspaces: its own directory under WORKSPACE_DIR (so several nodes may share a
+ * host), the host-wide uid registry, the named snapshots in SNAPSHOT_DIR.
+ */
+function sessionWorkspaces(cfg: Config, log: Logger): SessionWorkspaces {
+  const store = new WorkspaceStore({
+    dir: join(cfg.WORKSPACE_DIR, cfg.NODE_ID), budgetMb: cfg.NODE_DISK_BUDGET_MB, log: log.child({ module: 'workspaces' }),
+  });
+  return new SessionWorkspaces({
+    store, uids: new UidAllocator({ dir: cfg.UID_DIR }), nodeId: cfg.NODE_ID, snapshotDir: cfg.SNAPSHOT_DIR,
+    unclaimedDir: join(cfg.WORKSPACE_DIR, `${cfg.NODE_ID}.unclaimed`), log: log.child({ module: 'workspaces' }),
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

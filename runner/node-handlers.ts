@@ -1,10 +1,15 @@
+import { BuntimeError } from '../core/errors.ts';
 import type { NodeJobs } from '../core/queues.ts';
 import type { AgentAccess } from './agent-access.ts';
 import type { Executor } from './executor.ts';
 import { tarFrom, untarInto } from './file-ops.ts';
+import type { IdleKeeper } from './idle-keeper.ts';
 import type { Janitor } from './janitor.ts';
 import type { Handlers } from './job-worker.ts';
 import { relayPreview } from './preview-relay.ts';
+import type { Sandboxes } from './sandboxes.ts';
+import type { MadeSession, SessionFactory } from './session-factory.ts';
+import type { SessionWorkspaces } from './session-workspaces.ts';
 import type { Transfer, TransferHub } from './transfer-hub.ts';
 
 /** How long the session's preview server may take to accept a connection, ms. */
@@ -15,15 +20,44 @@ export interface NodeHandlerDeps {
   exec: Executor;
   janitor: Janitor;
   transfers: TransferHub;
+  sandboxes: Sandboxes;
+  factory: SessionFactory;
+  workspaces: SessionWorkspaces;
+  lifecycle: IdleKeeper;
+  /** True when the node holds as many sessions as it may (new ones are refused with a 503). */
+  full: () => boolean;
 }
 
 /** Handlers of a node's queues: every job about a session hosted on this node. */
-export function nodeHandlers({ access, exec, janitor, transfers }: NodeHandlerDeps): Handlers<NodeJobs> {
+export function nodeHandlers(d: NodeHandlerDeps): Handlers<NodeJobs> {
+  const { access, exec, janitor, transfers, sandboxes, workspaces } = d;
   const agent = access.use.bind(access);
+  /** Makes a session on this node (it must have room) and starts its idle clock. */
+  const make = async (fn: () => Promise<MadeSession>): Promise<MadeSession> => {
+    if (d.full()) throw new BuntimeError('service_unavailable', 'the session\'s node has no room for another session', { retryAfterSec: 10 });
+    const made = await fn();
+    d.lifecycle.track(made.sessionId);
+    return made;
+  };
   return {
     execute: (p) => exec.run(p),
     spawn: (p) => exec.spawn(p),
     delete: async (p) => ({ deleted: await janitor.delete(p.sessionId) }),
+    fork: async (p) => {
+      await sandboxes.record(p.sessionId);
+      return make(() => d.factory.fork(p.sessionId, p.session));
+    },
+    snapshotCreate: async (p) => {
+      await sandboxes.record(p.sessionId);
+      return workspaces.exportSnapshot(p.sessionId, p.snapshotId).catch(async (err: unknown) => {
+        throw await sandboxes.lostIfMissing(p.sessionId, err);
+      });
+    },
+    snapshotRestore: (p) => make(() => d.factory.fromSnapshot(p.snapshotId, p.session)),
+    snapshotDelete: async (p) => {
+      await workspaces.removeSnapshot(p.snapshotId);
+      return { deleted: true };
+    },
     kill: async (p) => {
       const pids = await agent(p.sessionId, (a) => a.kill(p.pid));
       return { killed: pids.length > 0, pids };

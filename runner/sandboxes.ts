@@ -1,110 +1,63 @@
-import type { Redis } from 'ioredis';
 import { BuntimeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Payload, SessionJobs } from '../core/queues.ts';
-import type { Keys } from '../core/redis.ts';
-import type { ResourceLimits } from '../core/schemas.ts';
-import { newSessionId, type SessionRecord, type SessionStore } from '../core/session-store.ts';
-import { AgentClient } from './agent-client.ts';
-import { DataPort } from './data-port.ts';
+import type { SessionRecord, SessionStore } from '../core/session-store.ts';
+import type { AgentClient } from './agent-client.ts';
 import type { SandboxDriver } from './sandbox-driver.ts';
-import type { SnapshotStore } from './snapshot-store.ts';
-import { WarmPool, type WarmSandbox } from './warm-pool.ts';
+import type { Sandbox, SandboxLauncher } from './sandbox-launcher.ts';
+import { isWorkspaceMissing, type SessionDisk, type SessionWorkspaces } from './session-workspaces.ts';
 
-/** A session's running container, its agent and its data channel. */
-export interface Sandbox {
-  containerId: string;
-  agent: AgentClient;
-  port: DataPort;
-}
+export type { Sandbox } from './sandbox-launcher.ts';
 
 export interface SandboxesOptions {
   driver: SandboxDriver;
   store: SessionStore;
-  redis: Redis;
-  keys: Keys;
-  snapshots: SnapshotStore;
+  launcher: SandboxLauncher;
+  workspaces: SessionWorkspaces;
   log: Logger;
   nodeId: string;
-  image: string;
-  /** OCI runtime name, `runc` or `runsc`. */
-  runtime: string;
-  pidsLimit: number;
-  /** Size of each session's /tmp, MB. */
-  tmpMb: number;
-  /** Seccomp profile of session containers, Docker's JSON format. */
-  seccompProfile: string;
-  /** Host directory under which each session's data socket lives. */
-  socketDir: string;
-  /** Shape (the plans' default limits) and size of the warm pool. */
-  warmShape: ResourceLimits;
-  warmPoolSize: number;
 }
 
-/** First uid handed to session users; far above any uid the host's own accounts use. */
-const UID_BASE = 200_000;
-const UID_RANGE = 800_000;
-
 /**
- * The sandboxes this node owns: creates session containers (or hands out warm ones), keeps one
- * agent client per session, reconnects after a runner restart or an agent crash, revives
- * deep-sleeping sessions, deletes them. Lifecycle (idle, deep sleep) and the janitor drive it
- * from outside.
+ * The running sandboxes of the sessions this node hosts: one agent client per session, and the
+ * way back to one whatever happened to the container. A container is disposable, the workspace
+ * is not: a container that is gone, stopped, killed or OOM-killed (also by an engine restart or
+ * a reboot) is replaced on the next request by a new one on the same workspace and uid; a
+ * deep-sleeping session wakes the same way. A workspace that is really gone makes the session
+ * `lost`, never an empty `active` one. Lifecycle (idle, deep sleep) and the janitor drive it
+ * from outside; new sessions come from the session factory.
  */
 export class Sandboxes {
   private readonly live = new Map<string, Promise<Sandbox>>();
-  private readonly creating = new Set<string>();
-  private readonly pool: WarmPool;
+  private readonly starting = new Set<string>();
 
-  constructor(private readonly o: SandboxesOptions) {
-    this.pool = new WarmPool({
-      make: (id, limits) => this.start(id, limits), shape: o.warmShape, size: o.warmPoolSize, log: o.log,
-    });
-  }
+  constructor(private readonly o: SandboxesOptions) {}
 
-  /** Sessions and spares held: they count against the node's capacity. */
+  /** Sessions with a sandbox held or being made here: they count against the node's capacity. */
   get count(): number {
-    return this.live.size + this.creating.size + this.pool.count;
+    return new Set([...this.live.keys(), ...this.starting]).size;
   }
 
-  /** Warm sandboxes ready to be handed out. */
-  get warmReady(): number {
-    return this.pool.readyCount;
-  }
-
-  /** Starts filling the warm pool (in the background). */
-  warmUp(): void {
-    void this.pool.fill();
-  }
-
-  /** True while `sessionId` is being made or held by the pool: the janitor leaves it alone. */
+  /** True while a container of `sessionId` is being made: the janitor leaves it alone. */
   busy(sessionId: string): boolean {
-    return this.creating.has(sessionId) || this.pool.owns(sessionId);
+    return this.starting.has(sessionId);
   }
 
-  /** Creates a session: a warm sandbox of the right shape if one is ready, else a new one. */
-  async create(p: Payload<SessionJobs, 'create'>): Promise<{ sessionId: string; nodeId: string; containerId: string }> {
-    const warm = this.pool.take(p.resourceLimits) ?? await this.start(newSessionId(), p.resourceLimits);
-    const { sessionId, uid, sandbox } = warm;
-    const { nodeId } = this.o;
-    this.creating.add(sessionId);
+  /** Runs `fn` with `sessionId` marked as starting (its container must not be reaped meanwhile). */
+  async whileStarting<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
+    this.starting.add(sessionId);
     try {
-      await this.o.store.put({
-        sessionId, account: p.account, nodeId, containerId: sandbox.containerId, uid,
-        createdAt: p.createdAt, expiresAt: p.expiresAt, lastActive: p.createdAt, state: 'active',
-        metadata: p.metadata, resourceLimits: p.resourceLimits, filesCount: 0, activeProcesses: 0,
-      }, p.slotId);
-      this.live.set(sessionId, Promise.resolve(sandbox));
-      return { sessionId, nodeId, containerId: sandbox.containerId };
-    } catch (err) {
-      await this.discard(sandbox);
-      throw err;
+      return await fn();
     } finally {
-      this.creating.delete(sessionId);
+      this.starting.delete(sessionId);
     }
   }
 
-  /** The live agent of a session hosted here, reconnecting (or reviving it) if needed. */
+  /** Takes a new session's running sandbox in. */
+  adopt(sessionId: string, sandbox: Sandbox): void {
+    this.live.set(sessionId, Promise.resolve(sandbox));
+  }
+
+  /** The live agent of a session hosted here, reconnecting or starting a new container if needed. */
   async agent(sessionId: string): Promise<AgentClient> {
     const cached = this.live.get(sessionId);
     if (cached) {
@@ -114,7 +67,9 @@ export class Sandboxes {
     const rec = await this.record(sessionId);
     const connecting = this.reconnect(rec);
     this.live.set(sessionId, connecting);
-    connecting.catch(() => this.live.delete(sessionId));
+    connecting.catch(() => {
+      if (this.live.get(sessionId) === connecting) this.live.delete(sessionId);
+    });
     return (await connecting).agent;
   }
 
@@ -124,72 +79,46 @@ export class Sandboxes {
     return sandbox?.containerId ?? ((await this.o.store.get(sessionId))?.containerId || undefined);
   }
 
-  /** Drops a session's sandbox: its channel, data port and container (the record is the caller's). */
+  /** Drops a session's sandbox: its channel, data port and container. The workspace stays. */
   async drop(sessionId: string, containerId?: string): Promise<void> {
     const sandbox = await this.live.get(sessionId)?.catch(() => undefined);
     this.live.delete(sessionId);
-    if (sandbox) await this.discard(sandbox, 'session deleted');
+    if (sandbox) await this.o.launcher.discard(sandbox, 'session dropped');
     const other = containerId && containerId !== sandbox?.containerId ? containerId : undefined;
     if (other) await this.o.driver.remove(other);
   }
 
-  /** Snapshots an idle session's workspace, then removes its container: state `deep-sleep`. */
-  async deepSleep(sessionId: string): Promise<void> {
-    const rec = await this.record(sessionId);
-    await this.o.driver.unpause(rec.containerId);
-    const agent = await this.agent(sessionId);
-    const bytes = await this.o.snapshots.save(agent, sessionId);
-    await this.drop(sessionId, rec.containerId);
-    await this.o.store.setSandbox(sessionId, '', 'deep-sleep');
-    // Deleted meanwhile (deletes do not wait for lifecycle transitions): drop the snapshot too.
-    if (!(await this.o.store.get(sessionId))) await this.o.snapshots.remove(sessionId);
-    this.o.log.info({ sessionId, bytes }, 'session in deep sleep');
+  /** Removes a session whole: its sandbox, then its workspace and uid (a positive delete or expiry). */
+  async destroy(sessionId: string, containerId?: string): Promise<void> {
+    await this.drop(sessionId, containerId);
+    await this.o.workspaces.destroy(sessionId);
   }
 
-  /** Stops the warm pool (its spares go) and closes every channel; session containers stay. */
+  /**
+   * Deep sleep: the container goes, the workspace is unmounted (its image stays on disk, its
+   * uid held): state `deep-sleep`. The next request wakes it in a new container.
+   */
+  async deepSleep(sessionId: string): Promise<void> {
+    const rec = await this.record(sessionId);
+    // A paused container must be thawed before Docker can stop it.
+    if (rec.containerId) await this.o.driver.unpause(rec.containerId);
+    await this.drop(sessionId, rec.containerId || undefined);
+    await this.o.workspaces.close(sessionId);
+    await this.o.store.setSandbox(sessionId, '', 'deep-sleep');
+    this.o.log.info({ sessionId }, 'session in deep sleep');
+  }
+
+  /** Closes every channel; session containers and workspaces stay for the next runner. */
   async stop(): Promise<void> {
-    for (const warm of await this.pool.drain()) await this.discard(warm.sandbox, 'runner stopping');
     for (const p of this.live.values()) {
       const sandbox = await p.catch(() => undefined);
-      sandbox?.agent.close('runner stopping');
-      await sandbox?.port.close().catch(() => {});
+      if (sandbox) await this.o.launcher.release(sandbox, 'runner stopping');
     }
     this.live.clear();
   }
 
-  /** Starts a sandbox for `sessionId` with a uid of its own. */
-  private async start(sessionId: string, limits: ResourceLimits): Promise<WarmSandbox> {
-    this.creating.add(sessionId);
-    try {
-      const uid = UID_BASE + ((await this.o.redis.incr(this.o.keys.uidSeq())) % UID_RANGE);
-      return { sessionId, uid, sandbox: await this.launch(sessionId, uid, limits) };
-    } finally {
-      this.creating.delete(sessionId);
-    }
-  }
-
-  /** A data port and a new container for the session. */
-  private async launch(sessionId: string, uid: number, limits: ResourceLimits): Promise<Sandbox> {
-    const port = await DataPort.open(this.o.socketDir, sessionId);
-    try {
-      const { nodeId, image, runtime, pidsLimit, tmpMb, seccompProfile } = this.o;
-      const handle = await this.o.driver.create({
-        sessionId, nodeId, image, runtime, uid, limits, pidsLimit, tmpMb, seccompProfile, dataDir: port.hostDir,
-      });
-      return { containerId: handle.containerId, agent: new AgentClient(handle.channel, port), port };
-    } catch (err) {
-      await port.destroy().catch(() => {});
-      throw err;
-    }
-  }
-
-  private async discard(sandbox: Sandbox, why = 'discarded'): Promise<void> {
-    sandbox.agent.close(why);
-    await sandbox.port.destroy().catch(() => {});
-    await this.o.driver.remove(sandbox.containerId);
-  }
-
-  private async record(sessionId: string): Promise<SessionRecord> {
+  /** The session's record if it is live and hosted here; `session_not_found` otherwise. */
+  async record(sessionId: string): Promise<SessionRecord> {
     const rec = await this.o.store.get(sessionId);
     if (!rec || rec.nodeId !== this.o.nodeId || rec.expiresAt <= Date.now()) {
       throw new BuntimeError('session_not_found', 'session not found', { details: { sessionId } });
@@ -197,37 +126,47 @@ export class Sandboxes {
     return rec;
   }
 
-  /** A new sandbox for a deep-sleeping session, its workspace restored from the snapshot. */
-  private async revive(rec: SessionRecord): Promise<Sandbox> {
-    this.creating.add(rec.sessionId);
-    try {
-      const sandbox = await this.launch(rec.sessionId, rec.uid, rec.resourceLimits);
-      await this.o.snapshots.restore(sandbox.agent, rec.sessionId);
-      await this.o.store.setSandbox(rec.sessionId, sandbox.containerId, 'active');
-      await this.o.snapshots.remove(rec.sessionId);
-      return sandbox;
-    } finally {
-      this.creating.delete(rec.sessionId);
-    }
+  /** Maps "the workspace is gone" to the session being `lost` (recorded) and `session_lost`. */
+  async lostIfMissing(sessionId: string, err: unknown): Promise<unknown> {
+    if (!isWorkspaceMissing(err)) return err;
+    await this.o.store.setLost(sessionId, 'workspace_missing');
+    this.o.log.error({ sessionId }, 'the session workspace is gone: session lost');
+    return new BuntimeError('session_lost', 'the session\'s files are gone from its node; only DELETE is left', {
+      details: { sessionId, lostReason: 'workspace_missing' },
+    });
   }
 
   private async reconnect(rec: SessionRecord): Promise<Sandbox> {
-    if (rec.state === 'deep-sleep') return this.revive(rec);
-    const diagnosis = await this.o.driver.diagnose(rec.containerId);
-    if (!diagnosis) {
-      await this.o.store.remove(rec);
-      throw new BuntimeError('session_not_found', 'the session container is gone', { details: { sessionId: rec.sessionId } });
+    const diagnosis = rec.containerId ? await this.o.driver.diagnose(rec.containerId) : undefined;
+    if (diagnosis?.running) return this.o.launcher.attach(rec.sessionId, rec.containerId);
+    if (rec.containerId) {
+      this.o.log.warn({ sessionId: rec.sessionId, found: diagnosis ? 'stopped' : 'gone', oomKilled: diagnosis?.oomKilled },
+        'session container is not running; starting a new one on the same workspace');
     }
-    if (!diagnosis.running) {
-      this.o.log.warn({ sessionId: rec.sessionId, oomKilled: diagnosis.oomKilled }, 'sandbox stopped; restarting it');
-    }
-    const port = await DataPort.open(this.o.socketDir, rec.sessionId);
+    return this.revive(rec);
+  }
+
+  /** A new container on the session's workspace (mounted again if needed), same uid. */
+  private revive(rec: SessionRecord): Promise<Sandbox> {
+    return this.whileStarting(rec.sessionId, async () => {
+      if (rec.containerId) await this.o.driver.remove(rec.containerId);
+      const disk = await this.openWorkspace(rec.sessionId);
+      const sandbox = await this.o.launcher.launch(rec.sessionId, disk, rec.resourceLimits);
+      const uid = disk.uid !== rec.uid ? disk.uid : undefined;
+      if (!(await this.o.store.setSandbox(rec.sessionId, sandbox.containerId, 'active', uid))) {
+        // Deleted while it woke: nothing of it may outlive the delete.
+        await this.o.launcher.discard(sandbox, 'session deleted');
+        throw new BuntimeError('session_not_found', 'session not found', { details: { sessionId: rec.sessionId } });
+      }
+      return sandbox;
+    });
+  }
+
+  private async openWorkspace(sessionId: string): Promise<SessionDisk> {
     try {
-      const handle = await this.o.driver.connect(rec.containerId);
-      return { containerId: rec.containerId, agent: new AgentClient(handle.channel, port), port };
+      return await this.o.workspaces.open(sessionId);
     } catch (err) {
-      await port.close().catch(() => {});
-      throw err;
+      throw await this.lostIfMissing(sessionId, err);
     }
   }
 }

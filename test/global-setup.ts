@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import { startApi } from '../api/main.ts';
 import { startRunner } from '../runner/main.ts';
+import { removeTestNode } from './support/node-cleanup.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,5 +35,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     await api.stop();
     await runner.stop();
+    await removeTestNode(env.NODE_ID, env);
   };
 }

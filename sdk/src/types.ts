@@ -54,6 +54,12 @@ export interface SessionDetails {
   expiresAt: string;
   lastActive: string;
   state: SessionState;
+  /**
+   * Only when `state` is `lost`: `workspace_missing` (the session's files are gone from its
+   * node's disk; requests answer 410 `session_lost`, only DELETE is left) or `node_unreachable`
+   * (its node stopped answering; requests answer 503 until it is back).
+   */
+  lostReason?: string;
   /** Number of files in `/workspace` (in a listing: as last counted; a listing never wakes a session). */
   filesCount: number;
   /** Number of executions running in the session (in a listing: as last counted). */

@@ -5,6 +5,7 @@ import { startApi } from '../../api/main.ts';
 import { AccountStore } from '../../core/accounts.ts';
 import { startRunner } from '../../runner/main.ts';
 import { createRedis, Keys } from '../../core/redis.ts';
+import { removeTestNode } from './node-cleanup.ts';
 
 export const apiUrl = () => inject('apiUrl');
 
@@ -137,6 +138,10 @@ export async function ownService(name: string, overrides: Record<string, string>
     nodeId: env.NODE_ID,
     stopRunner: () => runner.stop(),
     restartRunner: async (more: Record<string, string> = {}) => { runner = await startRunner({ ...env, ...more }); },
-    stop: async () => { await api.stop(); await runner.stop(); },
+    stop: async () => {
+      await api.stop();
+      await runner.stop();
+      await removeTestNode(env.NODE_ID, env);
+    },
   };
 }

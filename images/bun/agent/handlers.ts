@@ -10,8 +10,8 @@ import type { DataChannel } from './data-channel.ts';
 import type { Executions } from './executions.ts';
 import type { FileOps } from './files.ts';
 import { AgentError } from './protocol.ts';
+import { reown } from './reown.ts';
 import type { Runner } from './run.ts';
-import type { Snapshots } from './snapshot.ts';
 import { relayTcp } from './tcp-relay.ts';
 import { countFiles, list } from './walk.ts';
 import type { WriteTracker } from './write-tracker.ts';
@@ -24,7 +24,6 @@ export interface HandlerDeps {
   executions: Executions;
   runner: Runner;
   writes: WriteTracker;
-  snapshots: Snapshots;
 }
 
 /** What a handler may do besides returning its reply. */
@@ -76,14 +75,7 @@ export function handlers(d: HandlerDeps): HandlerTable {
     delete: (req) => changing(() => ({ path: d.files.delete(req.path) })),
     mkdir: (req) => changing(() => ({ path: d.files.mkdir(req.path) })),
     tcp: (req) => relayTcp(d.data, req.port, req.token, req.connectTimeoutMs),
-    snapshot: (_req, ctx) => d.snapshots.snapshot((data) => ctx.progress({ type: 'chunk', data })),
-    'restore-open': (_req, ctx) => d.snapshots.open(ctx.id),
-    'restore-write': (req) => d.snapshots.write(req.handle, req.data),
-    'restore-close': async (req) => {
-      const reply = await d.snapshots.close(req.handle);
-      d.writes.touch();
-      return reply;
-    },
+    reown: (req) => changing(() => ({ entries: reown(req.fromUid, d.uid) })),
   };
 }
 

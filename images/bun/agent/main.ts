@@ -11,7 +11,6 @@ import { FileOps } from './files.ts';
 import { FsClock } from './fs-clock.ts';
 import { GidPool } from './gid-pool.ts';
 import { handlers, progressOf, type HandlerTable } from './handlers.ts';
-import { Snapshots } from './snapshot.ts';
 import { ChangeWatch } from './change-watch.ts';
 import type { UserIdentity } from './launcher.ts';
 import { OomCounter, pidsMax } from './cgroup.ts';
@@ -110,7 +109,7 @@ function main(): void {
   const writes = new WriteTracker(new FsClock('/run/buntime/.clock'), changes);
   const runner = new Runner({ files, executions, user, writes, gids: new GidPool(), oom: new OomCounter() });
   const table = handlers({
-    version: VERSION, uid: user.uid, files, executions, runner, writes, snapshots: new Snapshots(user.uid),
+    version: VERSION, uid: user.uid, files, executions, runner, writes,
     data: new DataChannel(requiredPath('BUNTIME_DATA_SOCKET')),
   });
   let inFlight = 0;
