@@ -11,6 +11,7 @@ import { loadPlans } from '../core/plans.ts';
 import { NodeDirectory } from '../core/node-directory.ts';
 import { createRedis, createRequestRedis, Keys } from '../core/redis.ts';
 import { SessionStore } from '../core/session-store.ts';
+import { SnapshotRecords } from '../core/snapshots.ts';
 import { UsageStore } from '../core/usage.ts';
 import { createApp } from './app.ts';
 import { Notifier } from '../core/notifier.ts';
@@ -19,6 +20,7 @@ import { ExecutionService } from './execution-service.ts';
 import { Idempotency } from './idempotency.ts';
 import { SessionService } from './session-service.ts';
 import { SessionTokens, sessionTokenSecret } from './session-tokens.ts';
+import { SnapshotService } from './snapshot-service.ts';
 import { TransferClient } from './transfer-client.ts';
 import { WorkspaceService } from './workspace-service.ts';
 
@@ -51,15 +53,18 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
   const accounts = new AccountStore(redis, keys);
+  const nodes = new NodeDirectory(redis, keys);
+  const snapshotRecords = new SnapshotRecords(redis, keys);
   const sessions = new SessionService({
-    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, publicUrl: () => publicUrl,
+    store, rpc, nodes, plans, usage, snapshots: snapshotRecords, publicUrl: () => publicUrl,
   });
+  const snapshots = new SnapshotService({ sessions, records: snapshotRecords, rpc, nodes, plans });
   const executions = new ExecutionService({
     sessions, plans, maxOutputBytes: cfg.MAX_OUTPUT_BYTES, graceMs: cfg.REQUEST_GRACE_MS,
     events: new ExecStream(redis, new ExecEventLog(redis, keys), new Notifier(subscriber), keys),
   });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
-  const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
+  const app = createApp({ redis, keys, plans, accounts, sessions, snapshots, executions, usage, sessionTokens, previewPort: cfg.PREVIEW_PORT,
     idempotency: new Idempotency(redis, keys), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
     workspace: new WorkspaceService({ sessions, plans, transfers: new TransferClient() }), log });
   const server = await new Promise<Server>((resolve) => {

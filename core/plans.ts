@@ -10,6 +10,10 @@ const plan = z.object({
   ceilings: limits,
   maxTtl: z.number().int().min(60),
   maxFileBytes: z.number().int().min(1),
+  /** Named snapshots an account keeps at most. */
+  maxSnapshots: z.number().int().min(0),
+  /** Disk the account's named snapshots may take in all (their allocated blocks), MB. */
+  snapshotStorageMb: z.number().int().min(0),
 });
 
 const plans = z.object({ free: plan, paid: plan, enterprise: plan });

@@ -4,7 +4,7 @@ import { sendIdempotent, type Idempotency } from '../idempotency.ts';
 import type { SessionService } from '../session-service.ts';
 import { SESSION_TOKEN_DEFAULT_TTL, SESSION_TOKEN_MAX_TTL, type SessionTokens } from '../session-tokens.ts';
 import { ctx } from '../middleware/request-context.ts';
-import { createSessionBody, parse } from '../validation.ts';
+import { createSessionBody, forkSessionBody, parse } from '../validation.ts';
 
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
@@ -27,6 +27,10 @@ export function sessionRoutes(sessions: SessionService, tokens: SessionTokens, i
   });
   r.get('/sessions/:id', async (req, res) => {
     res.json(await sessions.get(ctx(res).principal!, req.params.id));
+  });
+  r.post('/sessions/:id/fork', async (req, res) => {
+    const body = parse(forkSessionBody, req.body ?? {});
+    res.json(await sessions.fork(ctx(res).principal!, req.params.id, body));
   });
   r.post('/sessions/:id/token', async (req, res) => {
     const body = parse(tokenBody, req.body ?? {});

@@ -2,12 +2,15 @@ import type { Buntime } from './client.ts';
 import type { BackgroundExecution, ExecuteParams, ExecutionResult, StreamEvent } from './execution-types.ts';
 import type {
   CreateSessionResponse,
+  CreateSnapshotParams,
   DeleteSessionResponse,
+  ForkSessionRequest,
   IdempotentRequestOptions,
   RequestOptions,
   ResourceLimits,
   SessionDetails,
   SessionState,
+  SnapshotInfo,
 } from './types.ts';
 
 /**
@@ -67,6 +70,16 @@ export class Session implements CreateSessionResponse {
   /** The current details of this session (`GET /sessions/{id}`). */
   details(options?: RequestOptions): Promise<SessionDetails> {
     return this.#client.sessions.get(this.sessionId, options);
+  }
+
+  /** A new session with a copy of this one's files; see `sessions.fork`. */
+  fork(params?: ForkSessionRequest, options?: RequestOptions): Promise<Session> {
+    return this.#client.sessions.fork(this.sessionId, params, options);
+  }
+
+  /** A named snapshot of this session's files; see `snapshots.create`. */
+  snapshot(params?: CreateSnapshotParams, options?: RequestOptions): Promise<SnapshotInfo> {
+    return this.#client.snapshots.create(this.sessionId, params, options);
   }
 
   /** Deletes this session, its container and its files. */

@@ -41,6 +41,49 @@ export interface CreateSessionRequest {
   metadata?: Record<string, unknown>;
   /** Overrides of the plan's defaults (non-free plans only), each ≤ the plan's ceiling. */
   resourceLimits?: Partial<ResourceLimits>;
+  /**
+   * Start from this named snapshot of the account: the session gets its files (and its disk,
+   * which `resourceLimits.disk` may not change).
+   */
+  snapshotId?: string;
+}
+
+/** Body of `POST /sessions/{id}/fork`; every field optional. */
+export interface ForkSessionRequest {
+  /** Lifetime of the fork, s. Default 86400; min 60; max the plan's ceiling. */
+  ttl?: number;
+  /** Metadata of the fork. Default: the source session's. */
+  metadata?: Record<string, unknown>;
+}
+
+/** Body of `POST /sessions/{id}/snapshots`. */
+export interface CreateSnapshotParams {
+  /** A name of your own, 1–128 characters. */
+  name?: string;
+}
+
+/** A named snapshot (answer of `POST /sessions/{id}/snapshots` and `GET /snapshots/{id}`). */
+export interface SnapshotInfo {
+  /** `snap_` + 20 alphanumerics. */
+  snapshotId: string;
+  /** The session it was taken of (which may be gone since). */
+  sessionId: string;
+  name: string | null;
+  createdAt: string;
+  /** Disk it takes, bytes. */
+  sizeBytes: number;
+}
+
+/** Answer of `GET /snapshots`. */
+export interface SnapshotList {
+  snapshots: SnapshotInfo[];
+  total: number;
+}
+
+/** Answer of `DELETE /snapshots/{id}`. */
+export interface DeleteSnapshotResult {
+  deleted: true;
+  snapshotId: string;
 }
 
 /**
