@@ -29,15 +29,27 @@ export interface SandboxSpec {
 }
 
 const MB = 1024 * 1024;
-/** Memory kept for the agent itself on top of what user programs may use, MB. */
-export const AGENT_RESERVE_MB = 64;
+/** Memory the agent itself may take in the container on top of the session's `memory`, MB. */
+export const AGENT_MEMORY_MB = 32;
+/**
+ * Bun's own code pages as a program's resident set counts them, MB (≈ 20–25 measured): shared
+ * by every session from the image's page cache and charged to none, so a program's peak RSS
+ * (`memoryUsed`) can pass what its container is charged by that much.
+ */
+export const SHARED_CODE_MB = 32;
+
+/** The memory limit of a session's container, MB: its `memory`, its /tmp (a tmpfs) and the agent's share. */
+export function containerMemoryMb(memoryMb: number, tmpMb: number): number {
+  return memoryMb + tmpMb + AGENT_MEMORY_MB;
+}
 
 /**
- * The fixed reserve on top of a session's `memory`, MB: the agent's own share and the private
- * /tmp (a tmpfs, whose pages count as memory). Files in /workspace are on disk and do not count.
+ * The fixed reserve on top of a session's `memory`, MB: a program's `memoryUsed` never passes
+ * `memory` + this (the /tmp tmpfs, the agent's share and Bun's shared code pages). Files in
+ * /workspace are on disk: their page cache is reclaimable and counts towards none of it.
  */
 export function memoryReserveMb(tmpMb: number): number {
-  return AGENT_RESERVE_MB + tmpMb;
+  return tmpMb + AGENT_MEMORY_MB + SHARED_CODE_MB;
 }
 
 /**
@@ -47,9 +59,9 @@ export function memoryReserveMb(tmpMb: number): number {
  * environment and the labels the janitor finds orphans by).
  */
 export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
-  // The session's memory plus a fixed reserve (the agent and the /tmp tmpfs). /workspace is a
-  // disk-backed filesystem: its page cache is reclaimable and never pins the limit.
-  const memoryBytes = Math.round((spec.limits.memory + memoryReserveMb(spec.tmpMb)) * MB);
+  // The session's memory plus /tmp (a tmpfs) and the agent's share. /workspace is a disk-backed
+  // filesystem: its page cache is reclaimable and never pins the limit.
+  const memoryBytes = Math.round(containerMemoryMb(spec.limits.memory, spec.tmpMb) * MB);
   const diskBytes = Math.round(spec.limits.disk * MB);
   // One MiB above the disk: a file can never reach it on the disk-sized workspace, so filling
   // the disk gives ENOSPC (an error the program can handle) rather than SIGXFSZ.
