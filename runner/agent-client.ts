@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type {
   AgentOp, AgentReplyOf, AgentRequestOf, FileEntry, ProcessInfo, Progress, RunRequestInput, RunResult,
@@ -86,13 +85,14 @@ export class AgentClient {
   async write(path: string, source: Readable, maxFileBytes: number): Promise<{ path: string; size: number }> {
     const { token, socket } = this.port.expect();
     const reply = this.channel.call('write', { path, token, maxFileBytes });
-    const sent = socket.then((s) => pipeline(source, s)).catch(() => undefined);
+    const sent = socket.then((s) => feed(source, s)).catch(() => undefined);
     try {
       return await reply;
     } finally {
       this.port.forget(token);
-      await sent;
+      // The agent has answered: its side is done with the stream, whatever is left of ours.
       socket.then((s) => s.destroy(), () => {});
+      await sent;
     }
   }
 
@@ -121,4 +121,25 @@ export class AgentClient {
     }
     return socket;
   }
+}
+
+/**
+ * Pipes `source` into `sink` until either ends. When the sink goes first (the agent refused the
+ * write: disk full, too large), the rest of `source` is read and dropped, never destroyed: it is
+ * the API's HTTP request, and cutting it mid-body would reset the connection before the error
+ * answer reaches the API.
+ */
+function feed(source: Readable, sink: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      source.unpipe(sink);
+      source.resume();
+      resolve();
+    };
+    sink.once('finish', () => resolve());
+    sink.once('close', stop);
+    sink.once('error', stop);
+    source.once('error', (err) => sink.destroy(err));
+    source.pipe(sink);
+  });
 }
