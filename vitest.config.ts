@@ -21,6 +21,8 @@ export default defineConfig({
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+          // The global teardown stops the runner and removes what the test node left on the host.
+          teardownTimeout: 120_000,
         },
       },
     ],
