@@ -21,11 +21,11 @@ export default defineConfig({
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
-          // The global teardown stops the runner and removes what the test node left on the host.
-          teardownTimeout: 120_000,
         },
       },
     ],
     maxWorkers: 2,
+    // The integration teardown stops the runner and removes what its test node left on the host.
+    teardownTimeout: 120_000,
   },
 });
