@@ -44,6 +44,12 @@ export class WorkspaceService {
     return readJson(answer);
   }
 
+  /** Writes a file from a stream of its bytes (at most the plan's file size), never buffering it whole. */
+  async writeStream(who: Principal, sessionId: string, path: string, body: Readable): Promise<{ path: string; size: number }> {
+    const maxFileBytes = this.o.plans[who.plan].maxFileBytes;
+    return readJson(await this.transfer(who, sessionId, 'fileWrite', { path, maxFileBytes }, { body }));
+  }
+
   /** Opens a file for reading: its size and a stream of its bytes (errors come before any byte). */
   async read(who: Principal, sessionId: string, path: string): Promise<{ size: number; body: Readable }> {
     const maxFileBytes = this.o.plans[who.plan].maxFileBytes;

@@ -132,8 +132,11 @@ export class AgentClient {
 function feed(source: Readable, sink: Socket): Promise<void> {
   return new Promise((resolve) => {
     const stop = () => {
-      source.unpipe(sink);
-      source.resume();
+      // A tar entry (streamx) has no unpipe: it goes with its archive, which fails as a whole.
+      if (typeof source.unpipe === 'function') {
+        source.unpipe(sink);
+        source.resume();
+      }
       resolve();
     };
     sink.once('finish', () => resolve());

@@ -149,9 +149,13 @@ export class Sandboxes {
   /** A new container on the session's workspace (mounted again if needed), same uid. */
   private revive(rec: SessionRecord): Promise<Sandbox> {
     return this.whileStarting(rec.sessionId, async () => {
+      const started = performance.now();
       if (rec.containerId) await this.o.driver.remove(rec.containerId);
       const disk = await this.openWorkspace(rec.sessionId);
+      const mountedMs = performance.now() - started;
       const sandbox = await this.o.launcher.launch(rec.sessionId, disk, rec.resourceLimits);
+      this.o.log.info({ sessionId: rec.sessionId, mountedMs: Math.round(mountedMs), readyMs: Math.round(performance.now() - started) },
+        'session started on its workspace');
       const uid = disk.uid !== rec.uid ? disk.uid : undefined;
       if (!(await this.o.store.setSandbox(rec.sessionId, sandbox.containerId, 'active', uid))) {
         // Deleted while it woke: nothing of it may outlive the delete.

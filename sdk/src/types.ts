@@ -174,7 +174,7 @@ export type FileEncoding = 'utf8' | 'base64';
 export interface WriteFileOptions extends RequestOptions {
   /**
    * How a string `content` is encoded: `utf8` (default) or `base64` (the string is already
-   * base64). A `Uint8Array` is always sent as base64.
+   * base64). A `Uint8Array` is sent as raw bytes (`application/octet-stream`).
    */
   encoding?: FileEncoding;
 }
