@@ -70,7 +70,6 @@ export class Keys {
   node(id: string): string { return `${this.prefix}:node:${id}`; }
   nodes(): string { return `${this.prefix}:nodes`; }
   nodeExpiries(id: string): string { return `${this.prefix}:node:${id}:expiries`; }
-  uidSeq(): string { return `${this.prefix}:uidseq`; }
   reply(jobId: string): string { return `${this.prefix}:reply:${jobId}`; }
   execEvents(executionId: string): string { return `${this.prefix}:exec:${executionId}:events`; }
   execNotify(executionId: string): string { return `${this.prefix}:exec:${executionId}:notify`; }

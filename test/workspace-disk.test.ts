@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inodeTarget } from '../runner/ext4-layout.ts';
-import { useSession } from './support/harness.ts';
+import { ownService, useSession } from './support/harness.ts';
 
 /** `disk` is a hard quota of /workspace: bytes and files, as the session's programs see it. */
 describe('disk quota', () => {
@@ -60,5 +60,28 @@ describe('disk quota', () => {
     // The full session recovers as soon as it deletes files.
     const again = await client.execute({ sessionId, command: 'rm -rf many && touch ok && ls', timeout: 60 });
     expect(again.stdout).toBe('ok\n');
+  }, 120_000);
+});
+
+describe('the node disk budget', () => {
+  it('refuses creates and forks past NODE_DISK_BUDGET_MB with 503 and Retry-After, and frees the slot', async () => {
+    const service = await ownService('budget', { NODE_DISK_BUDGET_MB: '100', WARM_POOL_SIZE: '0' });
+    const client = await service.client('paid');
+    try {
+      const first = await client.sessions.create({ resourceLimits: { disk: 64 } });
+      const refused = { status: 503, code: 'service_unavailable', details: { reason: 'node_disk_budget', budgetMb: 100, usedMb: 64 } };
+      const create = await client.sessions.create({ resourceLimits: { disk: 64 } }).then(() => undefined, (e: unknown) => e);
+      expect(create).toMatchObject(refused);
+      expect((create as { retryAfter?: number }).retryAfter).toBeGreaterThan(0);
+      await expect(client.sessions.fork(first.id)).rejects.toMatchObject(refused);
+      expect((await client.sessions.list()).total).toBe(1);
+      // Within the budget it goes on; a delete gives its quota back.
+      await client.sessions.create({ resourceLimits: { disk: 32 } });
+      await client.sessions.delete(first.id);
+      await client.sessions.create({ resourceLimits: { disk: 64 } });
+    } finally {
+      for (const x of (await client.sessions.list()).sessions) await client.sessions.delete(x.sessionId).catch(() => {});
+      await service.stop();
+    }
   }, 120_000);
 });
