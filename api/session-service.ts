@@ -72,8 +72,12 @@ export class SessionService {
         details: { field: 'resourceLimits.disk', snapshotDiskMb: snap.diskMb },
       });
     }
-    const resourceLimits = sessionLimits(plan, who.plan, body);
-    const limits: ResourceLimits = { ...resourceLimits, disk: snap.diskMb };
+    if (snap.diskMb > plan.ceilings.disk) {
+      throw new BuntimeError('invalid_request', `the snapshot's disk of ${snap.diskMb} MB is above the plan ceiling`, {
+        details: { field: 'snapshotId', max: plan.ceilings.disk },
+      });
+    }
+    const limits: ResourceLimits = { ...sessionLimits(plan, who.plan, body), disk: snap.diskMb };
     if (!(await this.o.nodes.alive(snap.nodeId))) {
       throw new BuntimeError('service_unavailable', 'the node that keeps this snapshot is unreachable', {
         details: { snapshotId }, retryAfterSec: 10,
