@@ -63,7 +63,7 @@ export class SessionWorkspaces {
     let meta = await this.o.store.meta(sessionId);
     if (!meta) throw missing(sessionId);
     const mountPoint = await this.o.store.mount(sessionId);
-    if (!(await this.o.uids.claim(meta.uid, this.owner(sessionId)))) {
+    if (!(await this.holds(sessionId, meta.uid)) && !(await this.o.uids.claim(meta.uid, this.owner(sessionId)))) {
       const uid = await this.o.uids.allocate(this.owner(sessionId));
       this.o.log.warn({ sessionId, was: meta.uid, uid }, 'the workspace uid is held by another session; moving it to a new uid');
       meta = await this.o.store.reassign(sessionId, uid);
@@ -151,6 +151,12 @@ export class SessionWorkspaces {
       await this.o.uids.release(uid, owner).catch((e: unknown) => this.o.log.error({ err: e, uid }, 'could not free a uid'));
       throw err;
     }
+  }
+
+  /** True when `sessionId` holds `uid` already (the usual case: a wake writes nothing then). */
+  private async holds(sessionId: string, uid: number): Promise<boolean> {
+    const owner = await this.o.uids.owner(uid);
+    return owner?.nodeId === this.o.nodeId && owner.sessionId === sessionId;
   }
 
   private owner(sessionId: string): UidOwner {
