@@ -100,8 +100,8 @@ export class Sandboxes {
    */
   async deepSleep(sessionId: string): Promise<void> {
     const rec = await this.record(sessionId);
-    // A paused container must be thawed before Docker can stop it.
-    if (rec.containerId) await this.o.driver.unpause(rec.containerId);
+    // A paused container is thawed before Docker stops it; one that is gone already is fine.
+    if (rec.containerId) await this.o.driver.unpause(rec.containerId).catch(() => undefined);
     await this.drop(sessionId, rec.containerId || undefined);
     await this.o.workspaces.close(sessionId);
     await this.o.store.setSandbox(sessionId, '', 'deep-sleep');
