@@ -28,13 +28,14 @@ export interface SandboxesOptions {
  */
 export class Sandboxes {
   private readonly live = new Map<string, Promise<Sandbox>>();
-  private readonly starting = new Set<string>();
+  /** Sessions whose container or workspace is being made, and how many steps hold each. */
+  private readonly starting = new Map<string, number>();
 
   constructor(private readonly o: SandboxesOptions) {}
 
   /** Sessions with a sandbox held or being made here: they count against the node's capacity. */
   get count(): number {
-    return new Set([...this.live.keys(), ...this.starting]).size;
+    return new Set([...this.live.keys(), ...this.starting.keys()]).size;
   }
 
   /** True while a container of `sessionId` is being made: the janitor leaves it alone. */
@@ -42,13 +43,18 @@ export class Sandboxes {
     return this.starting.has(sessionId);
   }
 
-  /** Runs `fn` with `sessionId` marked as starting (its container must not be reaped meanwhile). */
+  /**
+   * Runs `fn` with `sessionId` marked as starting (its container must not be reaped meanwhile).
+   * Marks nest: a session made in several steps stays marked from the first to the last.
+   */
   async whileStarting<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
-    this.starting.add(sessionId);
+    this.starting.set(sessionId, (this.starting.get(sessionId) ?? 0) + 1);
     try {
       return await fn();
     } finally {
-      this.starting.delete(sessionId);
+      const left = (this.starting.get(sessionId) ?? 1) - 1;
+      if (left > 0) this.starting.set(sessionId, left);
+      else this.starting.delete(sessionId);
     }
   }
 

@@ -78,29 +78,31 @@ export class SessionFactory {
 
   /** An empty session: a warm sandbox of the right shape if one is ready, else a new one. */
   async create(p: NewSessionPayload): Promise<MadeSession> {
-    const id = newSessionId();
-    const warm = this.pool.take(p.resourceLimits)
-      ?? await this.start(id, p.resourceLimits, () => this.o.workspaces.prepare(id, p.resourceLimits.disk));
-    return this.commit(warm, p);
+    const warm = this.pool.take(p.resourceLimits);
+    if (warm) return this.commit(warm, p);
+    return this.make(p, (id) => this.o.workspaces.prepare(id, p.resourceLimits.disk));
   }
 
   /** A session whose workspace is a copy of `sourceId`'s at this instant (processes are not copied). */
-  async fork(sourceId: string, p: NewSessionPayload): Promise<MadeSession> {
-    const id = newSessionId();
-    const warm = await this.start(id, p.resourceLimits, async () => {
+  fork(sourceId: string, p: NewSessionPayload): Promise<MadeSession> {
+    return this.make(p, async (id) => {
       try {
         return await this.o.workspaces.fork(sourceId, id);
       } catch (err) {
         throw await this.o.sandboxes.lostIfMissing(sourceId, err);
       }
     });
-    return this.commit(warm, p);
   }
 
   /** A session whose workspace is a copy of the named snapshot `snapshotId`. */
-  async fromSnapshot(snapshotId: string, p: NewSessionPayload): Promise<MadeSession> {
+  fromSnapshot(snapshotId: string, p: NewSessionPayload): Promise<MadeSession> {
+    return this.make(p, (id) => this.o.workspaces.fromSnapshot(snapshotId, id));
+  }
+
+  /** A new session id, its workspace from `makeDisk`, a container on it, its record: marked starting throughout. */
+  private make(p: NewSessionPayload, makeDisk: (id: string) => Promise<SessionDisk>): Promise<MadeSession> {
     const id = newSessionId();
-    return this.commit(await this.start(id, p.resourceLimits, () => this.o.workspaces.fromSnapshot(snapshotId, id)), p);
+    return this.o.sandboxes.whileStarting(id, async () => this.commit(await this.start(id, p.resourceLimits, () => makeDisk(id)), p));
   }
 
   /** Stops the warm pool: its spares go, containers, workspaces and uids. */
