@@ -25,5 +25,7 @@ export default defineConfig({
       },
     ],
     maxWorkers: 2,
+    // The integration teardown stops the runner and removes what its test node left on the host.
+    teardownTimeout: 120_000,
   },
 });

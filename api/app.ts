@@ -25,12 +25,14 @@ import { executeRoutes } from './routes/execute.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { snapshotRoutes } from './routes/snapshots.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import type { SessionService } from './session-service.ts';
 import type { SessionTokens } from './session-tokens.ts';
 import type { PreviewSite } from './preview-site.ts';
 import { previewHostRoutes, previewRoutes, type PreviewDeps } from './routes/preview.ts';
+import type { SnapshotService } from './snapshot-service.ts';
 import { workspaceRoutes } from './routes/workspace.ts';
 import type { WorkspaceService } from './workspace-service.ts';
 
@@ -40,6 +42,7 @@ export interface AppDeps {
   plans: Plans;
   accounts: AccountStore;
   sessions: SessionService;
+  snapshots: SnapshotService;
   executions: ExecutionService;
   workspace: WorkspaceService;
   /** Port inside a session that its preview URL reaches. */
@@ -105,6 +108,7 @@ export function createApp(d: AppDeps): express.Express {
   app.use(previewRoutes(preview));
   app.use(bodyParserByPlan(d.plans));
   app.use(sessionRoutes(d.sessions, d.sessionTokens, d.idempotency));
+  app.use(snapshotRoutes(d.snapshots));
   app.use(executeRoutes(d.executions, d.idempotency));
   app.use(workspaceRoutes(d.workspace, d.plans));
   app.use(usageRoutes({ accounts: d.accounts, usage: d.usage, plans: d.plans, egress: d.egress }));

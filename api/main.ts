@@ -13,6 +13,7 @@ import { loadPlans } from '../core/plans.ts';
 import { NodeDirectory } from '../core/node-directory.ts';
 import { createRedis, createRequestRedis, Keys } from '../core/redis.ts';
 import { SessionStore } from '../core/session-store.ts';
+import { SnapshotRecords } from '../core/snapshots.ts';
 import { UsageStore } from '../core/usage.ts';
 import { isLoopbackHost } from '../core/net/loopback.ts';
 import type { NameResolver } from '../core/net/resolver.ts';
@@ -29,6 +30,7 @@ import { Idempotency } from './idempotency.ts';
 import { ApiSessionEvents } from './session-events.ts';
 import { SessionService } from './session-service.ts';
 import { SessionTokens, sessionTokenSecret } from './session-tokens.ts';
+import { SnapshotService } from './snapshot-service.ts';
 import { TransferClient } from './transfer-client.ts';
 import { WorkspaceService } from './workspace-service.ts';
 
@@ -78,9 +80,12 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
     store: webhookStore, accounts,
     checker: new TargetChecker(opts.webhookResolver ?? webhookResolver(cfg), cfg.WEBHOOK_INTERNAL_HOSTS),
   });
+  const nodes = new NodeDirectory(redis, keys);
+  const snapshotRecords = new SnapshotRecords(redis, keys);
   const sessions = new SessionService({
-    store, rpc, nodes: new NodeDirectory(redis, keys), plans, usage, egress, previewUrl: (id) => previewSite.urlOf(id), events: sessionEvents,
+    store, rpc, nodes, plans, usage, egress, snapshots: snapshotRecords, previewUrl: (id) => previewSite.urlOf(id), events: sessionEvents,
   });
+  const snapshots = new SnapshotService({ sessions, records: snapshotRecords, rpc, nodes, plans });
   const notifier = new Notifier(subscriber);
   const admission = new ExecAdmission({ slots: new ExecSlots(redis, keys), notifier, clock, log: log.child({ module: 'admission' }) });
   const executions = new ExecutionService({
@@ -88,7 +93,7 @@ export async function startApi(env: NodeJS.ProcessEnv = process.env, opts: ApiOp
     events: new ExecStream(redis, new ExecEventLog(redis, keys), notifier, keys),
   });
   const sessionTokens = new SessionTokens(await sessionTokenSecret(cfg, redis, keys), accounts, sessions);
-  const app = createApp({ redis, keys, plans, accounts, sessions, executions, usage, egress, sessionTokens, previewPort: cfg.PREVIEW_PORT,
+  const app = createApp({ redis, keys, plans, accounts, sessions, snapshots, executions, usage, egress, sessionTokens, previewPort: cfg.PREVIEW_PORT,
     previewSite, authFailures: new AuthFailureLimit(redis, keys, cfg.AUTH_FAILURES_PER_MINUTE),
     idempotency: new Idempotency(redis, keys, { maxBytes: cfg.IDEMPOTENCY_MAX_BYTES }), adminSecret: cfg.ADMIN_JWT_SECRET, trustProxy: cfg.TRUST_PROXY,
     adminTokenMaxTtlSec: cfg.ADMIN_TOKEN_MAX_TTL,

@@ -2,15 +2,19 @@ import { randomBase62, type Principal } from '../core/accounts.ts';
 import type { EgressLog, EgressLogEntry } from '../core/egress-log.ts';
 import { BuntimeError } from '../core/errors.ts';
 import type { JobRpcClient } from '../core/job-rpc.ts';
-import { effectivePolicy } from '../core/network-policy.ts';
+import { effectivePolicy, type EgressPolicy } from '../core/network-policy.ts';
 import type { NodeBeat, NodeDirectory } from '../core/node-directory.ts';
 import type { Plans } from '../core/plans.ts';
-import { nodeJobQueue, nodeJobs, SESSIONS_QUEUE, sessionJobs, type NodeJobs, type Payload, type Result } from '../core/queues.ts';
+import {
+  nodeJobQueue, nodeJobs, SESSIONS_QUEUE, sessionJobs, type NewSessionPayload, type NodeJobs, type Payload, type Result,
+} from '../core/queues.ts';
+import type { ResourceLimits } from '../core/schemas.ts';
 import { toSessionView, type SessionView } from '../core/session-view.ts';
 import type { SessionRecord, SessionStore } from '../core/session-store.ts';
+import type { SnapshotRecords } from '../core/snapshots.ts';
 import type { UsageStore } from '../core/usage.ts';
 import { sessionLimits, sessionTtl } from './limits.ts';
-import type { CreateSessionBody } from './validation.ts';
+import type { CreateSessionBody, ForkSessionBody } from './validation.ts';
 
 const TOUCH_EVERY_MS = 1_000;
 
@@ -20,6 +24,7 @@ export interface SessionServiceOptions {
   nodes: NodeDirectory;
   plans: Plans;
   usage: UsageStore;
+  snapshots: SnapshotRecords;
   /** Where a session's preview is served (`PreviewSite.urlOf`). */
   previewUrl: (sessionId: string) => string;
   /** Told of sessions found lost and of lost ones deleted here (webhooks). */
@@ -38,14 +43,69 @@ export interface HostedSession {
 export class SessionService {
   constructor(private readonly o: SessionServiceOptions) {}
 
+  /** A new session: empty on whichever node has room, or from a named snapshot on the node that keeps it. */
   async create(who: Principal, body: CreateSessionBody): Promise<SessionView> {
     const plan = this.o.plans[who.plan];
+    if (body.snapshotId !== undefined) return this.createFromSnapshot(who, body, body.snapshotId);
     const resourceLimits = sessionLimits(plan, who.plan, body);
-    const ttl = sessionTtl(plan, body);
-    const network = effectivePolicy(plan.network, body.network);
     if (!(await this.o.nodes.anyWithRoom())) {
       throw new BuntimeError('service_unavailable', 'no node has room for a new session', { retryAfterSec: 10 });
     }
+    const network = effectivePolicy(plan.network, body.network);
+    return this.open(who, { resourceLimits, ttl: sessionTtl(plan, body), metadata: body.metadata ?? {}, network },
+      (session) => this.o.rpc.call(sessionJobs, SESSIONS_QUEUE, 'create', session));
+  }
+
+  /**
+   * A new session of the same account whose workspace is a copy of `sourceId`'s at this instant
+   * (same limits; processes are not copied). It counts against the session cap like a create.
+   */
+  async fork(who: Principal, sourceId: string, body: ForkSessionBody): Promise<SessionView> {
+    const { rec } = await this.hosted(who, sourceId);
+    const ttl = sessionTtl(this.o.plans[who.plan], body);
+    // A fork keeps its source's egress policy (it is the same program's files).
+    return this.open(who, { resourceLimits: rec.resourceLimits, ttl, metadata: body.metadata ?? rec.metadata, network: rec.network },
+      (session) => this.callOn(rec, 'fork', { session }));
+  }
+
+  private async createFromSnapshot(who: Principal, body: CreateSessionBody, snapshotId: string): Promise<SessionView> {
+    const plan = this.o.plans[who.plan];
+    const snap = await this.o.snapshots.get(snapshotId);
+    if (!snap || snap.account !== who.account) {
+      throw new BuntimeError('not_found', 'snapshot not found', { details: { snapshotId } });
+    }
+    // The workspace is a copy of the snapshot's image: its disk is the snapshot's.
+    if (body.resourceLimits?.disk !== undefined && body.resourceLimits.disk !== snap.diskMb) {
+      throw new BuntimeError('invalid_request', `a session from this snapshot has its disk of ${snap.diskMb} MB`, {
+        details: { field: 'resourceLimits.disk', snapshotDiskMb: snap.diskMb },
+      });
+    }
+    if (snap.diskMb > plan.ceilings.disk) {
+      throw new BuntimeError('invalid_request', `the snapshot's disk of ${snap.diskMb} MB is above the plan ceiling`, {
+        details: { field: 'snapshotId', max: plan.ceilings.disk },
+      });
+    }
+    const limits: ResourceLimits = { ...sessionLimits(plan, who.plan, body), disk: snap.diskMb };
+    if (!(await this.o.nodes.alive(snap.nodeId))) {
+      throw new BuntimeError('service_unavailable', 'the node that keeps this snapshot is unreachable', {
+        details: { snapshotId }, retryAfterSec: 10,
+      });
+    }
+    const network = effectivePolicy(plan.network, body.network);
+    return this.open(who, { resourceLimits: limits, ttl: sessionTtl(plan, body), metadata: body.metadata ?? {}, network },
+      (session) => this.o.rpc.call(nodeJobs, nodeJobQueue(snap.nodeId, 'snapshotRestore'), 'snapshotRestore', { snapshotId, session }));
+  }
+
+  /**
+   * Takes a slot of the account's session cap, has a node make the session with `make`, and
+   * frees the slot again if that fails.
+   */
+  private async open(
+    who: Principal,
+    o: { resourceLimits: ResourceLimits; ttl: number; metadata: Record<string, unknown>; network: EgressPolicy },
+    make: (session: NewSessionPayload) => Promise<{ sessionId: string; nodeId: string; containerId: string }>,
+  ): Promise<SessionView> {
+    const plan = this.o.plans[who.plan];
     const slotId = `slot_${randomBase62(20)}`;
     if (!(await this.o.store.reserve(who.account, slotId, plan.maxSessions))) {
       throw new BuntimeError('session_limit_exceeded', `the plan allows ${plan.maxSessions} concurrent sessions`, {
@@ -53,13 +113,11 @@ export class SessionService {
       });
     }
     const createdAt = Date.now();
-    const expiresAt = createdAt + ttl * 1000;
-    const metadata = body.metadata ?? {};
+    const expiresAt = createdAt + o.ttl * 1000;
+    const { resourceLimits, metadata, network } = o;
     let created: { sessionId: string; nodeId: string; containerId: string };
     try {
-      created = await this.o.rpc.call(sessionJobs, SESSIONS_QUEUE, 'create', {
-        slotId, account: who.account, resourceLimits, metadata, network, createdAt, expiresAt,
-      });
+      created = await make({ slotId, account: who.account, resourceLimits, metadata, network, createdAt, expiresAt });
     } catch (err) {
       await this.o.store.release(who.account, slotId).catch(() => {});
       // A create nobody picked up in time means no node had room: retry later, not a 408.
@@ -77,7 +135,6 @@ export class SessionService {
     return this.view(rec, true);
   }
 
-  /** The session a preview origin's id stands for, if any (ownership is checked when it is used). */
   sessionOfPreview(previewId: string): Promise<string | undefined> {
     return this.o.store.byPreviewId(previewId);
   }
@@ -129,7 +186,15 @@ export class SessionService {
       this.o.events?.lost(rec);
       return this.view(rec, false);
     }
-    const stat = await this.callOn(rec, 'stat', {});
+    if (rec.state === 'lost') return this.view(rec, true);
+    let stat: Result<NodeJobs, 'stat'>;
+    try {
+      stat = await this.callOn(rec, 'stat', {});
+    } catch (err) {
+      // Found lost just now: the record says so and why.
+      if (err instanceof BuntimeError && err.code === 'session_lost') return this.view(await this.owned(who, sessionId), true);
+      throw err;
+    }
     void this.o.store.setStat(sessionId, stat).catch(() => {});
     return this.view(rec, true, stat);
   }

@@ -25,16 +25,34 @@ export function resolveInWorkspace(p: string): string | undefined {
 
 export const resourceLimitsInput = resourceLimitsSchema.partial().strict();
 
+const metadata = z.record(z.string(), z.unknown())
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024, 'metadata over 16 KB');
+/** `snap_` + 20 base62 characters. */
+export const snapshotIdSchema = z.string().regex(/^snap_[A-Za-z0-9]{20}$/, 'not a snapshot id');
+
 export const createSessionBody = z.strictObject({
   ttl: z.number().int().min(60).optional(),
-  metadata: z.record(z.string(), z.unknown())
-    .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024, 'metadata over 16 KB')
-    .optional(),
+  metadata: metadata.optional(),
   resourceLimits: resourceLimitsInput.optional(),
   /** Egress policy of the session; the plan decides whether it may differ from its default. */
   network: networkRequestSchema.optional(),
+  /** Start from this named snapshot of the account (the session gets its files and its disk). */
+  snapshotId: snapshotIdSchema.optional(),
 });
 export type CreateSessionBody = z.infer<typeof createSessionBody>;
+
+/** `POST /sessions/{id}/fork`: the fork's own lifetime and metadata (default: the source's metadata). */
+export const forkSessionBody = z.strictObject({
+  ttl: z.number().int().min(60).optional(),
+  metadata: metadata.optional(),
+});
+export type ForkSessionBody = z.infer<typeof forkSessionBody>;
+
+/** `POST /sessions/{id}/snapshots`. */
+export const createSnapshotBody = z.strictObject({
+  name: z.string().min(1).max(128).optional(),
+});
+
 
 /**
  * True for a base64 text (standard or URL-safe alphabet, padding optional, MIME line breaks

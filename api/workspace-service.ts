@@ -52,6 +52,18 @@ export class WorkspaceService {
     return readJson(answer);
   }
 
+  /**
+   * Writes a file from a stream of its bytes (at most the plan's file size), never buffering it
+   * whole; `length` when the client said it (else the stream's end is its length).
+   */
+  async writeStream(
+    who: Principal, target: { sessionId: string; path: string }, body: Readable, length?: number,
+  ): Promise<{ path: string; size: number }> {
+    const maxFileBytes = this.o.plans[who.plan].maxFileBytes;
+    const headers = length === undefined ? undefined : { 'content-length': String(length) };
+    return readJson(await this.transfer(who, target.sessionId, 'fileWrite', { path: target.path, maxFileBytes }, { body, headers }));
+  }
+
   /** Opens a file for reading: its size and a stream of its bytes (errors come before any byte). */
   async read(who: Principal, sessionId: string, path: string): Promise<{ size: number; body: Readable }> {
     const maxFileBytes = this.o.plans[who.plan].maxFileBytes;

@@ -125,9 +125,12 @@ export const agentOps = {
   /**
    * Writes a file from the data stream `token` (atomic: temp file + rename), as the session uid.
    * The file is `size` bytes: a stream that ends short of it was cut, and changes nothing.
+   * Without `size` (a client that streams without saying its length) the stream is framed:
+   * chunks of a 4-byte big-endian length and that many bytes, ended by an empty chunk; a stream
+   * that ends before the empty chunk was cut (core/length-frames.ts).
    */
   write: {
-    request: z.object({ path, token, size: z.number().int().min(0), maxFileBytes: z.number().int().positive() }),
+    request: z.object({ path, token, size: z.number().int().min(0).optional(), maxFileBytes: z.number().int().positive() }),
     reply: z.object({ path: z.string(), size: z.number().int() }),
   },
   /** Sends a file's bytes on the data stream `token`; an `opened` progress reply gives its size first. */
@@ -168,11 +171,16 @@ export const agentOps = {
    * they are killed; background runs go on. Answers the ids of the executions it killed.
    */
   reset: { request: z.object({}), reply: z.object({ killed: z.array(z.string()) }) },
-  /** Deep-sleep snapshot: a tar of /workspace in base64 `chunk` progress replies. */
-  snapshot: { request: z.object({}), reply: z.object({ bytes: z.number().int() }) },
-  'restore-open': { request: z.object({}), reply: z.object({ handle: z.string() }) },
-  'restore-write': { request: z.object({ handle: z.string(), data: z.string() }), reply: z.object({}) },
-  'restore-close': { request: z.object({ handle: z.string() }), reply: z.object({}) },
+  /**
+   * Gives every entry of /workspace (itself included) owned by uid `fromUid` to the session uid,
+   * and group `fromUid` to the session gid, never following a symlink (lchown per entry). For a
+   * workspace copied from another session (fork, snapshot): the runner sends it before any user
+   * code runs in the container, so nothing can move under the walk. `entries`: how many changed.
+   */
+  reown: {
+    request: z.object({ fromUid: z.number().int().min(1) }),
+    reply: z.object({ entries: z.number().int() }),
+  },
 } as const;
 
 export type AgentOps = typeof agentOps;
@@ -195,8 +203,6 @@ export const progressSchemas = {
   out: z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() }),
   /** A read's file is open; its bytes follow on the data stream. */
   opened: z.object({ size: z.number().int() }),
-  /** A piece of a snapshot tar, base64. */
-  chunk: z.object({ data: z.string() }),
 } as const;
 export type ProgressType = keyof typeof progressSchemas;
 export type Progress = { [P in ProgressType]: { type: P } & z.infer<(typeof progressSchemas)[P]> }[ProgressType];

@@ -71,11 +71,11 @@ const schema = z.object({
   PREVIEW_SCHEME: z.enum(['https', 'http']).default('https'),
   /** How long a session's preview server may take to start answering, ms (then 504); under the preview job's 60 s. */
   PREVIEW_FIRST_BYTE_MS: z.coerce.number().int().min(100).max(50_000).default(30_000),
-  /** Seconds without a request after which a session is snapshotted and its container removed. */
+  /** Seconds without a request after which a session's container is removed and its workspace unmounted. */
   SLEEP_AFTER: z.coerce.number().int().min(1).default(1800),
-  /** Directory of workspace snapshots of deep-sleeping sessions (a shared mount across nodes). */
+  /** Named snapshots a node keeps (`<snapshotId>.img` and `.json`). */
   SNAPSHOT_DIR: z.string().default(new URL('../.buntime/snapshots', import.meta.url).pathname),
-  /** Session workspaces: sparse ext4 images, their metadata and mountpoints (runner host). */
+  /** Session workspaces (runner host): each node's sparse ext4 images, metadata and mountpoints in `<dir>/<NODE_ID>`. */
   WORKSPACE_DIR: z.string().default('/var/lib/buntime/workspaces'),
   /** Host-wide registry of session uids, shared by every deployment on the host. */
   UID_DIR: z.string().default('/var/lib/buntime/uids'),

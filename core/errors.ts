@@ -9,6 +9,7 @@ export const ERROR_CATALOGUE = {
   forbidden: { status: 403, retryable: false },
   invalid_request: { status: 400, retryable: false },
   session_not_found: { status: 404, retryable: false },
+  session_lost: { status: 410, retryable: false },
   not_found: { status: 404, retryable: false },
   payload_too_large: { status: 413, retryable: false },
   idempotency_conflict: { status: 409, retryable: false },
@@ -66,11 +67,11 @@ export class BuntimeError extends Error {
   }
 
   /** Rebuilds an error that crossed a queue or a stream as its wire form. */
-  static fromBody(body: { code?: unknown; message?: unknown; details?: unknown }): BuntimeError {
+  static fromBody(body: { code?: unknown; message?: unknown; details?: unknown }, retryAfterSec?: number): BuntimeError {
     const code = isErrorCode(body.code) ? body.code : 'internal_error';
     const message = typeof body.message === 'string' ? body.message : 'internal error';
     const details = isRecord(body.details) ? body.details : {};
-    return new BuntimeError(code, message, { details });
+    return new BuntimeError(code, message, { details, retryAfterSec });
   }
 }
 

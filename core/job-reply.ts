@@ -4,7 +4,8 @@ import type { ErrorBody } from './errors.ts';
 /** What a runner publishes on the reply channel when a job ends. */
 export type JobReply =
   | { id: string; ok: true; result: unknown }
-  | { id: string; ok: false; error: ErrorBody };
+  /** `retryAfterSec` travels beside the body: it becomes the answer's `Retry-After`. */
+  | { id: string; ok: false; error: ErrorBody; retryAfterSec?: number };
 
 /** Replies larger than this travel through a key, not the pub/sub message (Redis caps those). */
 const INLINE_LIMIT = 512 * 1024;

@@ -148,7 +148,7 @@ export class JobRpcClient {
     const p = this.settle(reply.id);
     if (!p) return;
     if (reply.ok) p.resolve(reply.result);
-    else p.reject(BuntimeError.fromBody(reply.error));
+    else p.reject(BuntimeError.fromBody(reply.error, reply.retryAfterSec));
   }
 
   private settle(id: string): Pending | undefined {

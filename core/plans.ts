@@ -18,6 +18,10 @@ const plan = z.object({
   runningExecutions: z.object({ perSession: z.number().int().min(1), perAccount: z.number().int().min(1) }),
   /** Egress: the default level, whether sessions may ask for another policy, the ports (core/network-policy.ts). */
   network: planNetworkSchema,
+  /** Named snapshots an account keeps at most. */
+  maxSnapshots: z.number().int().min(0),
+  /** Disk the account's named snapshots may take in all (their allocated blocks), MB. */
+  snapshotStorageMb: z.number().int().min(0),
 });
 
 const plans = z.object({ free: plan, paid: plan, enterprise: plan });

@@ -37,28 +37,31 @@ export interface JobDef {
   budgetMs?: (payload: never) => number;
 }
 
+/**
+ * What a node needs to make a new session. The node names the session (it may hand out a warm
+ * container that already carries its id); `slotId` is the account slot the API reserved for it,
+ * which the node turns into the session's own.
+ */
+const newSession = z.object({
+  slotId: z.string(),
+  account: z.string(),
+  resourceLimits: resourceLimitsSchema,
+  metadata: z.record(z.string(), z.unknown()),
+  /** The effective egress policy (`effectivePolicy`), stored in the session record. */
+  network: egressPolicySchema,
+  /** Epoch ms. */
+  createdAt: z.number().int(),
+  /** Epoch ms. */
+  expiresAt: z.number().int(),
+});
+export type NewSessionPayload = z.infer<typeof newSession>;
+const madeSession = z.object({ sessionId: z.string(), nodeId: z.string(), containerId: z.string() });
+/** Named snapshot ids: `snap_` + 20 base62 characters. */
+const snapshotId = z.string().regex(/^snap_[A-Za-z0-9]{20}$/);
+
 export const sessionJobs = {
-  /**
-   * Create a session on whichever node takes the job. The node names the session (it may hand
-   * out a warm container that already carries its id); `slotId` is the account slot the API
-   * reserved for it, which the node turns into the session's own.
-   */
-  create: {
-    payload: z.object({
-      slotId: z.string(),
-      account: z.string(),
-      resourceLimits: resourceLimitsSchema,
-      metadata: z.record(z.string(), z.unknown()),
-      /** The effective egress policy (`effectivePolicy`), stored in the session record. */
-      network: egressPolicySchema,
-      /** Epoch ms. */
-      createdAt: z.number().int(),
-      /** Epoch ms. */
-      expiresAt: z.number().int(),
-    }),
-    result: z.object({ sessionId: z.string(), nodeId: z.string(), containerId: z.string() }),
-    deadlineMs: 60_000,
-  },
+  /** Create an empty session on whichever node takes the job. */
+  create: { payload: newSession, result: madeSession, deadlineMs: 60_000 },
 } as const satisfies Record<string, JobDef>;
 
 /** An execution as a node job: what the agent runs, plus what the runner needs around it. */
@@ -126,6 +129,29 @@ export const nodeJobs = {
     lane: 'data', deadlineMs: 300_000,
     payload: sessionRef.extend({ path, transferId, maxFileBytes: z.number().int() }),
     result: z.object({ files: z.number().int() }),
+  },
+  /**
+   * A new session whose workspace is a copy of `sessionId`'s (the source, hosted here) at this
+   * instant; the source's writers wait while its blocks are copied.
+   */
+  fork: { lane: 'data', deadlineMs: 300_000, payload: sessionRef.extend({ session: newSession }), result: madeSession },
+  /** A copy of the session's workspace kept as named snapshot `snapshotId` on this node. */
+  snapshotCreate: {
+    lane: 'data', deadlineMs: 300_000,
+    payload: sessionRef.extend({ snapshotId }),
+    result: z.object({ sizeBytes: z.number().int(), diskMb: z.number().int() }),
+  },
+  /** A new session from named snapshot `snapshotId`, kept on this node. */
+  snapshotRestore: {
+    lane: 'data', deadlineMs: 300_000,
+    payload: z.object({ snapshotId, session: newSession }),
+    result: madeSession,
+  },
+  /** Removes the files of named snapshot `snapshotId` from this node. */
+  snapshotDelete: {
+    lane: 'control', deadlineMs: 30_000,
+    payload: z.object({ snapshotId }),
+    result: z.object({ deleted: z.boolean() }),
   },
   /** One HTTP exchange with the server user code runs on `port` in the session, relayed on the transfer. */
   preview: {

@@ -65,10 +65,15 @@ export class Keys {
   usageSessionOwners(): string { return `${this.prefix}:usage-sessions:owners`; }
   /** A secret shared by every API instance of this prefix (e.g. the session-token key). */
   secret(name: string): string { return `${this.prefix}:secret:${name}`; }
+  /** A named snapshot's record (hash). */
+  snapshot(id: string): string { return `${this.prefix}:snapshot:${id}`; }
+  /** An account's named snapshots (zset by createdAt), those being made (zset by lapse) and their bytes. */
+  accountSnapshots(account: string): string { return `${this.prefix}:account:${account}:snapshots`; }
+  accountSnapshotsPending(account: string): string { return `${this.prefix}:account:${account}:snapshots:pending`; }
+  accountSnapshotBytes(account: string): string { return `${this.prefix}:account:${account}:snapshots:bytes`; }
   node(id: string): string { return `${this.prefix}:node:${id}`; }
   nodes(): string { return `${this.prefix}:nodes`; }
   nodeExpiries(id: string): string { return `${this.prefix}:node:${id}:expiries`; }
-  uidSeq(): string { return `${this.prefix}:uidseq`; }
   reply(jobId: string): string { return `${this.prefix}:reply:${jobId}`; }
   execEvents(executionId: string): string { return `${this.prefix}:exec:${executionId}:events`; }
   execNotify(executionId: string): string { return `${this.prefix}:exec:${executionId}:notify`; }

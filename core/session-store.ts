@@ -26,6 +26,8 @@ export interface SessionRecord {
   /** Last counts the node reported (`stat`), for listings that must not wake sessions. */
   filesCount: number;
   activeProcesses: number;
+  /** Why the session is `lost` (e.g. `workspace_missing`); absent otherwise. */
+  lostReason?: string;
 }
 
 /** A new session id: `ses_` + 20 random base62 characters. */
@@ -76,7 +78,7 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
 return 1`);
 
-const SET_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return 0`;
+const SET_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV)) return 1 end return 0`;
 
 /**
  * Session records and the per-account slots that enforce the concurrent-session cap. The cap
@@ -135,9 +137,20 @@ export class SessionStore {
     await this.redis.eval(SET_IF_EXISTS, 1, this.keys.session(sessionId), 'state', state);
   }
 
-  /** Records where the session lives now: its container (none while it deep-sleeps) and state. */
-  async setSandbox(sessionId: string, containerId: string, state: SessionState): Promise<void> {
-    await this.redis.eval(SET_IF_EXISTS, 1, this.keys.session(sessionId), 'containerId', containerId, 'state', state);
+  /**
+   * Records where the session lives now: its container (none while it deep-sleeps) and state,
+   * and the uid its workspace belongs to when that changed. Clears a `lostReason`. False when
+   * the record is gone (deleted meanwhile): nothing is written then.
+   */
+  async setSandbox(sessionId: string, containerId: string, state: SessionState, uid?: number): Promise<boolean> {
+    const fields = ['containerId', containerId, 'state', state, 'lostReason', ''];
+    if (uid !== undefined) fields.push('uid', String(uid));
+    return (await this.redis.eval(SET_IF_EXISTS, 1, this.keys.session(sessionId), ...fields)) === 1;
+  }
+
+  /** Marks a session `lost` (its workspace is gone) with the reason; it keeps its slot until deleted. */
+  async setLost(sessionId: string, reason: string): Promise<void> {
+    await this.redis.eval(SET_IF_EXISTS, 1, this.keys.session(sessionId), 'containerId', '', 'state', 'lost', 'lostReason', reason);
   }
 
   /** Records the counts a `stat` found. */
@@ -222,6 +235,7 @@ function serialize(rec: SessionRecord): Record<string, string> {
     network: JSON.stringify(rec.network),
     filesCount: String(rec.filesCount),
     activeProcesses: String(rec.activeProcesses),
+    lostReason: rec.lostReason ?? '',
   };
 }
 
@@ -241,5 +255,6 @@ function deserialize(h: Record<string, string>): SessionRecord {
     network: h.network ? parseStoredPolicy(h.network) : NO_EGRESS,
     filesCount: Number(h.filesCount ?? 0),
     activeProcesses: Number(h.activeProcesses ?? 0),
+    ...(h.lostReason ? { lostReason: h.lostReason } : {}),
   };
 }

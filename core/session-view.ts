@@ -13,6 +13,11 @@ export const sessionViewSchema = z.object({
   expiresAt: z.string(),
   lastActive: z.string(),
   state: z.enum(['active', 'idle', 'deep-sleep', 'lost']),
+  /**
+   * Only when `state` is `lost`: `workspace_missing` (its files are gone from its node's disk;
+   * only DELETE is left) or `node_unreachable` (its node stopped answering; it may come back).
+   */
+  lostReason: z.string().optional(),
   /** Regular files in /workspace, as of the last time the node counted them. */
   filesCount: z.number().int(),
   /** Running executions, as of the last time the node counted them. */
@@ -40,14 +45,16 @@ export function toSessionView(
   rec: SessionRecord,
   o: { alive: boolean; previewUrl: string; stat?: { filesCount: number; activeProcesses: number } },
 ): SessionView {
+  const lostReason = !o.alive ? 'node_unreachable' : rec.state === 'lost' ? (rec.lostReason ?? 'workspace_missing') : undefined;
   return {
     sessionId: rec.sessionId,
     createdAt: new Date(rec.createdAt).toISOString(),
     expiresAt: new Date(rec.expiresAt).toISOString(),
     lastActive: new Date(rec.lastActive).toISOString(),
     state: o.alive ? rec.state : 'lost',
+    ...(lostReason ? { lostReason } : {}),
     filesCount: o.stat?.filesCount ?? rec.filesCount,
-    activeProcesses: o.stat?.activeProcesses ?? (rec.state === 'deep-sleep' ? 0 : rec.activeProcesses),
+    activeProcesses: o.stat?.activeProcesses ?? (rec.state === 'deep-sleep' || rec.state === 'lost' ? 0 : rec.activeProcesses),
     metadata: rec.metadata,
     resourceLimits: rec.resourceLimits,
     network: { egress: rec.network.egress, allow: [...rec.network.allow], deny: [...rec.network.deny], ports: [...rec.network.ports] },

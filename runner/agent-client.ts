@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type {
   AgentOp, AgentReplyOf, AgentRequestOf, ProcessInfo, Progress, RunRequestInput, RunResult,
 } from '../core/agent-protocol.ts';
+import { frameWriter } from '../core/length-frames.ts';
 import type { AgentChannel } from './agent-channel.ts';
 import type { DataPort } from './data-port.ts';
 
@@ -86,15 +87,22 @@ export class AgentClient {
     return (await this.channel.call('mkdir', { path })).path;
   }
 
+  /** Gives the files of a copied workspace owned by `fromUid` to the session uid; entries changed. */
+  async reown(fromUid: number): Promise<number> {
+    return (await this.channel.call('reown', { fromUid })).entries;
+  }
+
   /**
    * Writes `size` bytes from `source` to `path` in the session (atomically, as the session user).
    * A source that fails or stops short changes nothing there.
    */
   async write(
-    path: string, source: Readable, size: number, maxFileBytes: number, signal?: AbortSignal,
+    path: string, source: Readable, size: number | undefined, maxFileBytes: number, signal?: AbortSignal,
   ): Promise<{ path: string; size: number }> {
     const { token, socket } = this.port.expect();
     const reply = this.channel.call('write', { path, token, size, maxFileBytes });
+    // Of unknown length: framed, so that the agent tells the end from a cut.
+    const input = size === undefined ? source.pipe(frameWriter()) : source;
     // Piped, not pipelined: a stream the agent drops must not destroy the source (a client's
     // request), whose owner learns the outcome from the reply. (Node's pipe unpipes on a
     // destination error and leaves the source alone.)
@@ -104,15 +112,16 @@ export class AgentClient {
       source.once('error', () => s.destroy());
       source.once('close', () => { if (!source.readableEnded) s.destroy(); });
       // Cut (the job's deadline): the agent sees the stream end short and drops the file.
-      signal?.addEventListener('abort', () => { source.unpipe(s); s.destroy(); }, { once: true });
-      source.pipe(s);
+      signal?.addEventListener('abort', () => { input.unpipe(s); s.destroy(); }, { once: true });
+      input.pipe(s);
     })).catch(() => undefined);
     try {
       return await reply;
     } finally {
       this.port.forget(token);
-      await sent;
+      // The agent has answered: its side is done with the stream, whatever is left of ours.
       socket.then((s) => s.destroy(), () => {});
+      await sent;
     }
   }
 
@@ -142,3 +151,4 @@ export class AgentClient {
     return socket;
   }
 }
+

@@ -19,6 +19,11 @@ export interface SandboxSpec {
   tmpMb: number;
   /** Host directory of the session's data socket (root-only), bind-mounted for the agent. */
   dataDir: string;
+  /**
+   * Host mountpoint of the session's workspace filesystem (a loop-mounted ext4 image, `nosuid,nodev`,
+   * its size the session's disk quota), bind-mounted at /workspace.
+   */
+  workspaceDir: string;
   /** The seccomp profile, Docker's JSON format (see runner/seccomp-profile.ts). */
   seccompProfile: string;
   /** `NPM_REGISTRY_URL`: user programs' default package registry, when the operator set one. */
@@ -28,8 +33,28 @@ export interface SandboxSpec {
 const MB = 1024 * 1024;
 /** CFS period of session containers, µs. */
 const CPU_PERIOD_US = 1_000_000;
-/** Memory kept for the agent itself on top of what user programs and files may use, MB. */
-const AGENT_RESERVE_MB = 64;
+/** Memory the agent itself may take in the container on top of the session's `memory`, MB. */
+export const AGENT_MEMORY_MB = 32;
+/**
+ * Bun's own code pages as a program's resident set counts them, MB (≈ 20–25 measured): shared
+ * by every session from the image's page cache and charged to none, so a program's peak RSS
+ * (`memoryUsed`) can pass what its container is charged by that much.
+ */
+export const SHARED_CODE_MB = 32;
+
+/** The memory limit of a session's container, MB: its `memory`, its /tmp (a tmpfs) and the agent's share. */
+export function containerMemoryMb(memoryMb: number, tmpMb: number): number {
+  return memoryMb + tmpMb + AGENT_MEMORY_MB;
+}
+
+/**
+ * The fixed reserve on top of a session's `memory`, MB: a program's `memoryUsed` never passes
+ * `memory` + this (the /tmp tmpfs, the agent's share and Bun's shared code pages). Files in
+ * /workspace are on disk: their page cache is reclaimable and counts towards none of it.
+ */
+export function memoryReserveMb(tmpMb: number): number {
+  return tmpMb + AGENT_MEMORY_MB + SHARED_CODE_MB;
+}
 
 /**
  * The Docker create options of a session container: every hardening item of the design in one
@@ -38,13 +63,12 @@ const AGENT_RESERVE_MB = 64;
  * environment and the labels the janitor finds orphans by).
  */
 export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
-  // /workspace and /tmp are tmpfs, whose pages count against the container's memory. They get
-  // their own share of the limit, so a full disk gives ENOSPC instead of starving programs (and
-  // the agent) into the OOM killer. Programs may still borrow what the files do not use.
-  const memoryBytes = Math.round((spec.limits.memory + spec.limits.disk + spec.tmpMb + AGENT_RESERVE_MB) * MB);
+  // The session's memory plus /tmp (a tmpfs) and the agent's share. /workspace is a disk-backed
+  // filesystem: its page cache is reclaimable and never pins the limit.
+  const memoryBytes = Math.round(containerMemoryMb(spec.limits.memory, spec.tmpMb) * MB);
   const diskBytes = Math.round(spec.limits.disk * MB);
-  // One MiB above the disk: a file can never reach it on the disk-sized tmpfs, so filling the
-  // disk gives ENOSPC (an error the program can handle) rather than SIGXFSZ.
+  // One MiB above the disk: a file can never reach it on the disk-sized workspace, so filling
+  // the disk gives ENOSPC (an error the program can handle) rather than SIGXFSZ.
   const fsizeBytes = diskBytes + MB;
   const env: AgentEnvironment = {
     BUNTIME_UID: String(spec.uid),
@@ -91,15 +115,18 @@ export function containerSpec(spec: SandboxSpec): ContainerCreateOptions {
         { Name: 'fsize', Soft: fsizeBytes, Hard: fsizeBytes },
         { Name: 'core', Soft: 0, Hard: 0 },
       ],
-      // /workspace is the only sizeable writable place; its size is the session's disk limit.
       Tmpfs: {
-        '/workspace': `rw,exec,nosuid,nodev,size=${diskBytes},mode=0755,uid=${spec.uid},gid=${spec.uid}`,
         '/tmp': `rw,exec,nosuid,nodev,size=${spec.tmpMb * MB},mode=1777`,
         '/run/buntime': `rw,noexec,nosuid,nodev,size=${16 * MB},mode=0755`,
       },
-      // The runner's data socket for this session; the directory is root-only (0700), so user
-      // programs cannot reach it.
-      Mounts: [{ Type: 'bind', Source: spec.dataDir, Target: DATA_SOCKET_DIR, ReadOnly: true }],
+      Mounts: [
+        // /workspace is the only sizeable writable place: the session's own filesystem, its size
+        // the disk quota (the host mount is nosuid,nodev; a bind keeps those flags).
+        { Type: 'bind', Source: spec.workspaceDir, Target: '/workspace', BindOptions: { Propagation: 'rprivate' } },
+        // The runner's data socket for this session; the directory is root-only (0700), so user
+        // programs cannot reach it.
+        { Type: 'bind', Source: spec.dataDir, Target: DATA_SOCKET_DIR, ReadOnly: true },
+      ],
       AutoRemove: false,
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: 'none', Config: {} },

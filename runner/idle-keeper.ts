@@ -17,7 +17,7 @@ interface Activity {
 /**
  * The lifecycle of the sessions a node hosts: a session unused for `idleAfterMs` is paused
  * (`idle`: processes frozen, no CPU), one unused for `sleepAfterMs` goes to deep sleep (its
- * workspace snapshotted, its container removed). A use thaws or revives it first. Transitions
+ * container removed, its workspace unmounted). A use thaws or revives it first. Transitions
  * never overlap a use: a sweep skips a session with a job in flight, and a job waits for a
  * transition under way before it touches the sandbox.
  */
@@ -33,7 +33,7 @@ export class IdleKeeper {
       idleAfterMs: number;
       /** An idle session unused this long goes to deep sleep, ms. */
       sleepAfterMs: number;
-      /** Snapshots a session's workspace and removes its container. */
+      /** Removes a session's container and unmounts its workspace. */
       deepSleep: (sessionId: string) => Promise<void>;
       /** Called once a session's container is paused (its egress connections end then). */
       paused?: (sessionId: string) => void;

@@ -56,7 +56,7 @@ export function createJobWorker<C extends JobCatalogue>(o: JobWorkerOptions<C>):
     } catch (err) {
       const be = toBuntimeError(err);
       if (be.code === 'internal_error') log.error({ err }, 'job failed');
-      reply = { id: job.id ?? '', ok: false, error: be.toBody() };
+      reply = { id: job.id ?? '', ok: false, error: be.toBody(), retryAfterSec: be.retryAfterSec };
     }
     await publishReply(o.publisher, env.r, o.keys.reply(job.id ?? ''), reply);
     // Only infrastructure failures fail the job (kept for inspection); user errors are answers.

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -23,12 +24,16 @@ import { NodeEventHub } from './node-events.ts';
 import { NodeHeartbeat } from './node-heartbeat.ts';
 import { nodeHandlers } from './node-handlers.ts';
 import { NodeMetrics } from './node-metrics.ts';
+import { SandboxLauncher } from './sandbox-launcher.ts';
 import { Sandboxes } from './sandboxes.ts';
 import { loadSeccompProfile } from './seccomp-profile.ts';
 import { registryHosts, SessionEgress } from './session-egress.ts';
-import { SnapshotStore } from './snapshot-store.ts';
+import { SessionFactory } from './session-factory.ts';
+import { SessionWorkspaces } from './session-workspaces.ts';
 import { TimeoutBackstop } from './timeout-backstop.ts';
 import { TransferHub } from './transfer-hub.ts';
+import { UidAllocator } from './uid-allocator.ts';
+import { WorkspaceStore } from './workspace-store.ts';
 import { startWebhooks, type WebhookNet } from './webhooks/setup.ts';
 
 export interface RunnerOptions {
@@ -92,12 +97,11 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
   await driver.ping();
   const store = new SessionStore(redis, keys);
   const usage = new UsageStore(redis, keys);
-  const snapshots = new SnapshotStore(cfg.SNAPSHOT_DIR);
   const plans = loadPlans(cfg.PLANS_FILE);
   const egress = sessionEgress(cfg, redis, keys, Math.max(...PLAN_NAMES.map((n) => plans[n].maxTtl)), log);
   // Its gauges read the sandboxes at scrape time, once they exist.
   const metrics = new NodeMetrics(cfg.NODE_ID, {
-    sessionStates: () => store.statesOn(cfg.NODE_ID), warmReady: (): number => sandboxes.warmReady,
+    sessionStates: () => store.statesOn(cfg.NODE_ID), warmReady: (): number => factory.warmReady,
     warmTarget: cfg.WARM_POOL_SIZE, capacity: cfg.NODE_SESSION_CAPACITY,
   });
   metrics.redisErrors.watch(redis, 'runner');
@@ -110,11 +114,19 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
     nodeId: cfg.NODE_ID, metrics, webhooks: webhooks.emitter, log: log.child({ module: 'events' }),
     accountOf: async (id) => (await redis.hget(keys.session(id), 'account')) ?? undefined,
   });
-  const sandboxes = new Sandboxes({ events,
-    driver, store, redis, keys, snapshots, log: log.child({ module: 'sandboxes' }),
-    nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE, runtime: cfg.SANDBOX_RUNTIME, pidsLimit: cfg.SANDBOX_PIDS_LIMIT,
-    tmpMb: cfg.SANDBOX_TMP_MB, socketDir: cfg.SOCKET_DIR, seccompProfile: loadSeccompProfile(cfg.SECCOMP_PROFILE),
-    warmShape: plans.free.defaults, warmPoolSize: cfg.WARM_POOL_SIZE, egress, npmRegistry: cfg.NPM_REGISTRY_URL,
+  const workspaces = sessionWorkspaces(cfg, log);
+  await workspaces.start();
+  const launcher = new SandboxLauncher({
+    driver, workspaces, log: log.child({ module: 'launcher' }), nodeId: cfg.NODE_ID, image: cfg.SANDBOX_IMAGE,
+    runtime: cfg.SANDBOX_RUNTIME, pidsLimit: cfg.SANDBOX_PIDS_LIMIT, tmpMb: cfg.SANDBOX_TMP_MB, socketDir: cfg.SOCKET_DIR,
+    seccompProfile: loadSeccompProfile(cfg.SECCOMP_PROFILE), npmRegistry: cfg.NPM_REGISTRY_URL, events,
+  });
+  const sandboxes = new Sandboxes({
+    driver, store, launcher, workspaces, egress, events, log: log.child({ module: 'sandboxes' }), nodeId: cfg.NODE_ID,
+  });
+  const factory = new SessionFactory({
+    store, sandboxes, launcher, workspaces, log: log.child({ module: 'factory' }), nodeId: cfg.NODE_ID,
+    warmShape: plans.free.defaults, warmPoolSize: cfg.WARM_POOL_SIZE,
   });
   const lifecycle = new IdleKeeper({
     driver, store, containerOf: (id) => sandboxes.containerOf(id), idleAfterMs: cfg.IDLE_AFTER * 1000,
@@ -122,12 +134,16 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
     paused: (id) => egress.close(id), log: log.child({ module: 'lifecycle' }), events,
   });
   const janitor = new Janitor({
-    nodeId: cfg.NODE_ID, store, sandboxes, lifecycle, snapshots, driver, egress, log: log.child({ module: 'janitor' }), events,
+    nodeId: cfg.NODE_ID, store, sandboxes, workspaces, lifecycle, driver, egress, log: log.child({ module: 'janitor' }), events,
+    busy: (id) => sandboxes.busy(id) || factory.busy(id),
   });
   await resumeSessions(store, lifecycle, sandboxes, cfg.NODE_ID, log);
   const reaped = await janitor.reapOrphans();
   if (reaped > 0) log.info({ reaped }, 'removed orphan containers');
-  sandboxes.warmUp();
+  const unclaimed = await factory.recover();
+  if (unclaimed > 0) log.info({ unclaimed }, 'removed workspaces of sessions that were never created');
+  factory.warmUp();
+  const held = () => sandboxes.count + factory.count;
 
   const transfers = new TransferHub();
   const transferUrl = await transfers.start(cfg.TRANSFER_HOST, cfg.TRANSFER_PORT, cfg.TRANSFER_URL);
@@ -137,7 +153,10 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
     access, events: new ExecEventLog(redis, keys, cfg.STREAM_QUOTA_BYTES), usage, log: log.child({ module: 'executor' }),
     resultMaxBytes: cfg.IDEMPOTENCY_MAX_BYTES, backstop, node: events,
   });
-  const handlers = nodeHandlers({ access, exec: executor, janitor, transfers, backstop, previewFirstByteMs: cfg.PREVIEW_FIRST_BYTE_MS });
+  const handlers = nodeHandlers({
+    access, exec: executor, janitor, transfers, backstop, previewFirstByteMs: cfg.PREVIEW_FIRST_BYTE_MS,
+    sandboxes, factory, workspaces, lifecycle, full: () => held() >= cfg.NODE_SESSION_CAPACITY,
+  });
   const common = { connection: blocking, publisher: redis, keys, bullPrefix: bullPrefix(cfg.REDIS_PREFIX), clock, log };
   const onExpired = (_name: string, payload: unknown) => {
     const keyId = (payload as { keyId?: unknown }).keyId;
@@ -150,7 +169,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
   const sessionsWorker = createJobWorker({
     ...common, queue: SESSIONS_QUEUE, catalogue: sessionJobs,
     handlers: { create: async (p) => {
-      const created = await sandboxes.create(p);
+      const created = await factory.create(p);
       lifecycle.track(created.sessionId);
       events.session('session.created', created.sessionId, { account: p.account, createdAt: p.createdAt, expiresAt: p.expiresAt });
       return created;
@@ -165,11 +184,11 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
   const heartbeat = new NodeHeartbeat({
     redis, keys, nodeId: cfg.NODE_ID,
     load: () => {
-      const atCapacity = sandboxes.count >= cfg.NODE_SESSION_CAPACITY;
+      const atCapacity = held() >= cfg.NODE_SESSION_CAPACITY;
       // A full node stops pulling creates so another node takes them.
       if (atCapacity && !sessionsWorker.isPaused()) sessionsWorker.pause(true);
       if (!atCapacity && sessionsWorker.isPaused()) sessionsWorker.resume();
-      return { sessions: sandboxes.count, capacity: cfg.NODE_SESSION_CAPACITY, warm: sandboxes.warmReady, transferUrl };
+      return { sessions: held(), capacity: cfg.NODE_SESSION_CAPACITY, warm: factory.warmReady, transferUrl };
     },
   });
   await heartbeat.start();
@@ -186,6 +205,7 @@ export async function startRunner(env: NodeJS.ProcessEnv = process.env, opts: Ru
     await webhooks.emitter.close();
     await metricsServer?.stop();
     await transfers.stop();
+    await factory.stop();
     await sandboxes.stop();
     egress.stop();
     clock.stop();
@@ -204,6 +224,21 @@ function sessionEgress(cfg: Config, redis: Redis, keys: Keys, maxTtlSec: number,
   return new SessionEgress({
     proxy, dialerStats: dialer.stats, log: new EgressLog(redis, keys, maxTtlSec),
     implicitHosts: registryHosts(cfg.NPM_REGISTRY_URL), logger: log.child({ module: 'egress' }),
+  });
+}
+
+
+/**
+ * The node's workspaces: its own directory under WORKSPACE_DIR (so several nodes may share a
+ * host), the host-wide uid registry, the named snapshots in SNAPSHOT_DIR.
+ */
+function sessionWorkspaces(cfg: Config, log: Logger): SessionWorkspaces {
+  const store = new WorkspaceStore({
+    dir: join(cfg.WORKSPACE_DIR, cfg.NODE_ID), budgetMb: cfg.NODE_DISK_BUDGET_MB, log: log.child({ module: 'workspaces' }),
+  });
+  return new SessionWorkspaces({
+    store, uids: new UidAllocator({ dir: cfg.UID_DIR }), nodeId: cfg.NODE_ID, snapshotDir: cfg.SNAPSHOT_DIR,
+    unclaimedDir: join(cfg.WORKSPACE_DIR, `${cfg.NODE_ID}.unclaimed`), log: log.child({ module: 'workspaces' }),
   });
 }
 

@@ -4,8 +4,12 @@ import type { AgentAccess } from './agent-access.ts';
 import type { Executor } from './executor.ts';
 import { tarFrom, untarInto } from './file-ops.ts';
 import type { Janitor } from './janitor.ts';
+import type { IdleKeeper } from './idle-keeper.ts';
 import type { Handlers, JobContext } from './job-worker.ts';
 import { relayPreview } from './preview-relay.ts';
+import type { Sandboxes } from './sandboxes.ts';
+import type { MadeSession, SessionFactory } from './session-factory.ts';
+import type { SessionWorkspaces } from './session-workspaces.ts';
 import type { TimeoutBackstop } from './timeout-backstop.ts';
 import type { Transfer, TransferHub } from './transfer-hub.ts';
 
@@ -20,15 +24,44 @@ export interface NodeHandlerDeps {
   backstop: TimeoutBackstop;
   /** How long a session's preview server may take to start answering, ms. */
   previewFirstByteMs: number;
+  sandboxes: Sandboxes;
+  factory: SessionFactory;
+  workspaces: SessionWorkspaces;
+  lifecycle: IdleKeeper;
+  /** True when the node holds as many sessions as it may (new ones are refused with a 503). */
+  full: () => boolean;
 }
 
 /** Handlers of a node's queues: every job about a session hosted on this node. */
-export function nodeHandlers({ access, exec, janitor, transfers, backstop, previewFirstByteMs }: NodeHandlerDeps): Handlers<NodeJobs> {
+export function nodeHandlers(d: NodeHandlerDeps): Handlers<NodeJobs> {
+  const { access, exec, janitor, transfers, backstop, previewFirstByteMs, sandboxes, workspaces } = d;
   const agent = access.use.bind(access);
+  /** Makes a session on this node (it must have room) and starts its idle clock. */
+  const make = async (fn: () => Promise<MadeSession>): Promise<MadeSession> => {
+    if (d.full()) throw new BuntimeError('service_unavailable', 'the session\'s node has no room for another session', { retryAfterSec: 10 });
+    const made = await fn();
+    d.lifecycle.track(made.sessionId);
+    return made;
+  };
   return {
     execute: (p) => exec.run(p),
     spawn: (p) => exec.spawn(p),
     delete: async (p) => ({ deleted: await janitor.delete(p.sessionId) }),
+    fork: async (p) => {
+      await sandboxes.record(p.sessionId);
+      return make(() => d.factory.fork(p.sessionId, p.session));
+    },
+    snapshotCreate: async (p) => {
+      await sandboxes.record(p.sessionId);
+      return workspaces.exportSnapshot(p.sessionId, p.snapshotId).catch(async (err: unknown) => {
+        throw await sandboxes.lostIfMissing(p.sessionId, err);
+      });
+    },
+    snapshotRestore: (p) => make(() => d.factory.fromSnapshot(p.snapshotId, p.session)),
+    snapshotDelete: async (p) => {
+      await workspaces.removeSnapshot(p.snapshotId);
+      return { deleted: true };
+    },
     // A starved agent (e.g. a fork bomb in the session) does not stop a kill: the host does it.
     kill: (p) => agent(p.sessionId, (a) => backstop.kill(p.sessionId, p.pid, () => a.kill(p.pid))),
     processes: async (p) => ({ processes: await agent(p.sessionId, (a) => a.ps()) }),
@@ -36,8 +69,10 @@ export function nodeHandlers({ access, exec, janitor, transfers, backstop, previ
     fileList: (p) => agent(p.sessionId, (a) => a.list(p.path, { recursive: true, limit: p.limit, offset: p.offset, cursor: p.cursor })),
     fileDelete: async (p) => ({ deleted: true, path: await agent(p.sessionId, (a) => a.delete(p.path)) }),
     fileWrite: (p, ctx) => transfers.serve(p.transferId, async (t) => {
-      const size = Number(t.req.headers['content-length'] ?? NaN);
-      if (!Number.isSafeInteger(size)) throw new BuntimeError('invalid_request', 'a file write needs its length');
+      // Without a Content-Length (a chunked body) the length is learned at the end.
+      const header = t.req.headers['content-length'];
+      const size = header === undefined ? undefined : Number(header);
+      if (size !== undefined && !Number.isSafeInteger(size)) throw new BuntimeError('invalid_request', 'a file write has a bad length');
       const written = await agent(p.sessionId, (a) => a.write(p.path, t.req, size, p.maxFileBytes, t.signal));
       return answerJson(t, written);
     }, left(ctx)),

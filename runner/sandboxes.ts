@@ -1,122 +1,79 @@
-import type { Redis } from 'ioredis';
 import { BuntimeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Payload, SessionJobs } from '../core/queues.ts';
-import type { Keys } from '../core/redis.ts';
-import type { ResourceLimits } from '../core/schemas.ts';
-import { newSessionId, type SessionRecord, type SessionStore } from '../core/session-store.ts';
-import { AgentClient } from './agent-client.ts';
-import { DataPort } from './data-port.ts';
+import type { SessionRecord, SessionStore } from '../core/session-store.ts';
+import type { AgentClient } from './agent-client.ts';
 import type { NodeEvents } from './node-events.ts';
 import type { SandboxDriver } from './sandbox-driver.ts';
 import type { SessionEgress } from './session-egress.ts';
-import type { SnapshotStore } from './snapshot-store.ts';
-import { WarmPool, type WarmSandbox } from './warm-pool.ts';
+import type { Sandbox, SandboxLauncher } from './sandbox-launcher.ts';
+import { isWorkspaceMissing, type SessionDisk, type SessionWorkspaces } from './session-workspaces.ts';
 
-/** A session's running container, its agent and its data channel. */
-export interface Sandbox {
-  containerId: string;
-  agent: AgentClient;
-  port: DataPort;
-}
+export type { Sandbox } from './sandbox-launcher.ts';
 
 export interface SandboxesOptions {
   driver: SandboxDriver;
   store: SessionStore;
-  redis: Redis;
-  keys: Keys;
-  snapshots: SnapshotStore;
-  log: Logger;
-  nodeId: string;
-  image: string;
-  /** OCI runtime name, `runc` or `runsc`. */
-  runtime: string;
-  pidsLimit: number;
-  /** Size of each session's /tmp, MB. */
-  tmpMb: number;
-  /** Seccomp profile of session containers, Docker's JSON format. */
-  seccompProfile: string;
-  /** Host directory under which each session's data socket lives. */
-  socketDir: string;
-  /** Shape (the plans' default limits) and size of the warm pool. */
-  warmShape: ResourceLimits;
-  warmPoolSize: number;
-  /** Told of container starts and revivals (metrics, webhooks). */
-  events?: NodeEvents;
+  launcher: SandboxLauncher;
+  workspaces: SessionWorkspaces;
   /** Where sessions' egress connections go (the node's policy proxy). */
   egress: SessionEgress;
-  /** `NPM_REGISTRY_URL`, handed to the agent for user programs. */
-  npmRegistry?: string;
+  /** Told of wakes (metrics, webhooks). */
+  events?: NodeEvents;
+  log: Logger;
+  nodeId: string;
 }
 
-/** First uid handed to session users; far above any uid the host's own accounts use. */
-const UID_BASE = 200_000;
-const UID_RANGE = 800_000;
-
 /**
- * The sandboxes this node owns: creates session containers (or hands out warm ones), keeps one
- * agent client per session, reconnects after a runner restart or an agent crash, revives
- * deep-sleeping sessions, deletes them. Lifecycle (idle, deep sleep) and the janitor drive it
- * from outside.
+ * The running sandboxes of the sessions this node hosts: one agent client per session, and the
+ * way back to one whatever happened to the container. A container is disposable, the workspace
+ * is not: a container that is gone, stopped, killed or OOM-killed (also by an engine restart or
+ * a reboot) is replaced on the next request by a new one on the same workspace and uid; a
+ * deep-sleeping session wakes the same way. A workspace that is really gone makes the session
+ * `lost`, never an empty `active` one. Lifecycle (idle, deep sleep) and the janitor drive it
+ * from outside; new sessions come from the session factory.
  */
 export class Sandboxes {
   private readonly live = new Map<string, Promise<Sandbox>>();
-  private readonly creating = new Set<string>();
-  private readonly pool: WarmPool;
+  /** Sessions whose container or workspace is being made, and how many steps hold each. */
+  private readonly starting = new Map<string, number>();
 
-  constructor(private readonly o: SandboxesOptions) {
-    this.pool = new WarmPool({
-      make: (id, limits) => this.start(id, limits), shape: o.warmShape, size: o.warmPoolSize, log: o.log,
-    });
-  }
+  constructor(private readonly o: SandboxesOptions) {}
 
-  /** Sessions and spares held: they count against the node's capacity. */
+  /** Sessions with a sandbox held or being made here: they count against the node's capacity. */
   get count(): number {
-    return this.live.size + this.creating.size + this.pool.count;
+    return new Set([...this.live.keys(), ...this.starting.keys()]).size;
   }
 
-  /** Warm sandboxes ready to be handed out. */
-  get warmReady(): number {
-    return this.pool.readyCount;
-  }
-
-  /** Starts filling the warm pool (in the background). */
-  warmUp(): void {
-    void this.pool.fill();
-  }
-
-  /** True while `sessionId` is being made or held by the pool: the janitor leaves it alone. */
+  /** True while a container of `sessionId` is being made: the janitor leaves it alone. */
   busy(sessionId: string): boolean {
-    return this.creating.has(sessionId) || this.pool.owns(sessionId);
-  }
-
-  /** Creates a session: a warm sandbox of the right shape if one is ready, else a new one. */
-  async create(p: Payload<SessionJobs, 'create'>): Promise<{ sessionId: string; nodeId: string; containerId: string }> {
-    const warm = this.pool.take(p.resourceLimits) ?? await this.start(newSessionId(), p.resourceLimits);
-    const { sessionId, uid, sandbox } = warm;
-    const { nodeId } = this.o;
-    this.creating.add(sessionId);
-    try {
-      await this.o.store.put({
-        sessionId, account: p.account, nodeId, containerId: sandbox.containerId, uid,
-        createdAt: p.createdAt, expiresAt: p.expiresAt, lastActive: p.createdAt, state: 'active',
-        metadata: p.metadata, resourceLimits: p.resourceLimits, network: p.network, filesCount: 0, activeProcesses: 0,
-      }, p.slotId);
-      // Egress opens only now: a warm sandbox has no session, hence no policy, before this.
-      this.o.egress.route(sandbox.port, { sessionId, account: p.account, network: p.network });
-      this.live.set(sessionId, Promise.resolve(sandbox));
-      return { sessionId, nodeId, containerId: sandbox.containerId };
-    } catch (err) {
-      await this.discard(sandbox);
-      throw err;
-    } finally {
-      this.creating.delete(sessionId);
-    }
+    return this.starting.has(sessionId);
   }
 
   /**
-   * The live agent of a session hosted here, reconnecting (or reviving it) if needed. Concurrent
-   * callers share one reconnection: the check and the replacement happen with no await between.
+   * Runs `fn` with `sessionId` marked as starting (its container must not be reaped meanwhile).
+   * Marks nest: a session made in several steps stays marked from the first to the last.
+   */
+  async whileStarting<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
+    this.starting.set(sessionId, (this.starting.get(sessionId) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const left = (this.starting.get(sessionId) ?? 1) - 1;
+      if (left > 0) this.starting.set(sessionId, left);
+      else this.starting.delete(sessionId);
+    }
+  }
+
+  /** Takes a new session's running sandbox in; its egress opens now (a session has a policy). */
+  adopt(rec: Pick<SessionRecord, 'sessionId' | 'account' | 'network'>, sandbox: Sandbox): void {
+    this.o.egress.route(sandbox.port, rec);
+    this.live.set(rec.sessionId, Promise.resolve(sandbox));
+  }
+
+  /**
+   * The live agent of a session hosted here, reconnecting or starting a new container if needed.
+   * Concurrent callers share one reconnection: the check and the replacement happen with no
+   * await between.
    */
   async agent(sessionId: string): Promise<AgentClient> {
     for (;;) {
@@ -126,11 +83,13 @@ export class Sandboxes {
         if (sandbox?.agent.alive) return sandbox.agent;
         // Replaced meanwhile by another caller: use that one.
         if (this.live.get(sessionId) !== cached) continue;
-        void sandbox?.port.close().catch(() => {});
+        if (sandbox) void this.o.launcher.release(sandbox, 'channel lost');
       }
       const connecting = this.record(sessionId).then((rec) => this.reconnect(rec));
       this.live.set(sessionId, connecting);
-      connecting.catch(() => { if (this.live.get(sessionId) === connecting) this.live.delete(sessionId); });
+      connecting.catch(() => {
+        if (this.live.get(sessionId) === connecting) this.live.delete(sessionId);
+      });
       return (await connecting).agent;
     }
   }
@@ -141,89 +100,60 @@ export class Sandboxes {
     return sandbox?.containerId ?? ((await this.o.store.get(sessionId))?.containerId || undefined);
   }
 
-  /** Drops a session's sandbox: its channel, data port and container (the record is the caller's). */
+  /** Drops a session's sandbox: its channel, data port and container. The workspace stays. */
   async drop(sessionId: string, containerId?: string): Promise<void> {
     const sandbox = await this.live.get(sessionId)?.catch(() => undefined);
     this.live.delete(sessionId);
     this.o.egress.close(sessionId);
-    if (sandbox) await this.discard(sandbox, 'session deleted');
+    if (sandbox) await this.o.launcher.discard(sandbox, 'session dropped');
     const other = containerId && containerId !== sandbox?.containerId ? containerId : undefined;
     if (other) await this.o.driver.remove(other);
   }
 
+  /** Removes a session whole: its sandbox, then its workspace and uid (a positive delete or expiry). */
+  async destroy(sessionId: string, containerId?: string): Promise<void> {
+    await this.drop(sessionId, containerId);
+    await this.o.workspaces.destroy(sessionId);
+  }
+
   /**
    * Kills a session's container (everything in it stops at once) and forgets its channel; the
-   * next use starts the same container again. For a sandbox nothing else can reach (the timeout
-   * backstop under gVisor); what lives only in the container (a tmpfs workspace, /tmp) is lost.
+   * next use starts a new container on the same workspace. For a sandbox nothing else can reach
+   * (the timeout backstop under gVisor).
    */
   async restart(sessionId: string): Promise<void> {
     const sandbox = await this.live.get(sessionId)?.catch(() => undefined);
     this.live.delete(sessionId);
     const containerId = sandbox?.containerId ?? (await this.containerOf(sessionId));
     if (containerId) await this.o.driver.kill(containerId);
-    sandbox?.agent.close('sandbox restarted');
-    await sandbox?.port.close().catch(() => {});
+    if (sandbox) await this.o.launcher.release(sandbox, 'sandbox restarted');
   }
 
-  /** Snapshots an idle session's workspace, then removes its container: state `deep-sleep`. */
+  /**
+   * Deep sleep: the container goes, the workspace is unmounted (its image stays on disk, its
+   * uid held): state `deep-sleep`. The next request wakes it in a new container.
+   */
   async deepSleep(sessionId: string): Promise<void> {
     const rec = await this.record(sessionId);
-    await this.o.driver.unpause(rec.containerId);
-    const agent = await this.agent(sessionId);
-    const bytes = await this.o.snapshots.save(agent, sessionId);
-    await this.drop(sessionId, rec.containerId);
+    // A paused container is thawed before Docker stops it; one that is gone already is fine.
+    if (rec.containerId) await this.o.driver.unpause(rec.containerId).catch(() => undefined);
+    await this.drop(sessionId, rec.containerId || undefined);
+    await this.o.workspaces.close(sessionId);
     await this.o.store.setSandbox(sessionId, '', 'deep-sleep');
-    // Deleted meanwhile (deletes do not wait for lifecycle transitions): drop the snapshot too.
-    if (!(await this.o.store.get(sessionId))) await this.o.snapshots.remove(sessionId);
-    this.o.log.info({ sessionId, bytes }, 'session in deep sleep');
+    this.o.log.info({ sessionId }, 'session in deep sleep');
   }
 
-  /** Stops the warm pool (its spares go) and closes every channel; session containers stay. */
+  /** Closes every channel; session containers and workspaces stay for the next runner. */
   async stop(): Promise<void> {
-    for (const warm of await this.pool.drain()) await this.discard(warm.sandbox, 'runner stopping');
     for (const p of this.live.values()) {
       const sandbox = await p.catch(() => undefined);
-      sandbox?.agent.close('runner stopping');
-      await sandbox?.port.close().catch(() => {});
+      if (sandbox) await this.o.launcher.release(sandbox, 'runner stopping');
     }
     this.live.clear();
   }
 
-  /** Starts a sandbox for `sessionId` with a uid of its own. */
-  private async start(sessionId: string, limits: ResourceLimits): Promise<WarmSandbox> {
-    this.creating.add(sessionId);
-    try {
-      const uid = UID_BASE + ((await this.o.redis.incr(this.o.keys.uidSeq())) % UID_RANGE);
-      return { sessionId, uid, sandbox: await this.launch(sessionId, uid, limits) };
-    } finally {
-      this.creating.delete(sessionId);
-    }
-  }
-
-  /** A data port and a new container for the session. */
-  private async launch(sessionId: string, uid: number, limits: ResourceLimits): Promise<Sandbox> {
-    const port = await DataPort.open(this.o.socketDir, sessionId);
-    const started = Date.now();
-    try {
-      const { nodeId, image, runtime, pidsLimit, tmpMb, seccompProfile, npmRegistry } = this.o;
-      const handle = await this.o.driver.create({
-        sessionId, nodeId, image, runtime, uid, limits, pidsLimit, tmpMb, seccompProfile, npmRegistry, dataDir: port.hostDir,
-      });
-      this.o.events?.containerCreated(Date.now() - started);
-      return { containerId: handle.containerId, agent: new AgentClient(handle.channel, port), port };
-    } catch (err) {
-      await port.destroy().catch(() => {});
-      throw err;
-    }
-  }
-
-  private async discard(sandbox: Sandbox, why = 'discarded'): Promise<void> {
-    sandbox.agent.close(why);
-    await sandbox.port.destroy().catch(() => {});
-    await this.o.driver.remove(sandbox.containerId);
-  }
-
-  private async record(sessionId: string): Promise<SessionRecord> {
+  /** The session's record if it is live and hosted here; `session_not_found` otherwise. */
+  async record(sessionId: string): Promise<SessionRecord> {
     const rec = await this.o.store.get(sessionId);
     if (!rec || rec.nodeId !== this.o.nodeId || rec.expiresAt <= Date.now()) {
       throw new BuntimeError('session_not_found', 'session not found', { details: { sessionId } });
@@ -231,46 +161,61 @@ export class Sandboxes {
     return rec;
   }
 
-  /** A new sandbox for a deep-sleeping session, its workspace restored from the snapshot. */
-  private async revive(rec: SessionRecord): Promise<Sandbox> {
-    this.creating.add(rec.sessionId);
-    const started = Date.now();
-    try {
-      const sandbox = await this.launch(rec.sessionId, rec.uid, rec.resourceLimits);
-      this.o.egress.route(sandbox.port, rec);
-      await this.o.snapshots.restore(sandbox.agent, rec.sessionId);
-      await this.o.store.setSandbox(rec.sessionId, sandbox.containerId, 'active');
-      await this.o.snapshots.remove(rec.sessionId);
-      this.o.events?.session('session.woke', rec.sessionId, { account: rec.account, from: 'deep-sleep', durationMs: Date.now() - started });
-      return sandbox;
-    } finally {
-      this.creating.delete(rec.sessionId);
-    }
+  /** Maps "the workspace is gone" to the session being `lost` (recorded) and `session_lost`. */
+  async lostIfMissing(sessionId: string, err: unknown): Promise<unknown> {
+    if (!isWorkspaceMissing(err)) return err;
+    await this.o.store.setLost(sessionId, 'workspace_missing');
+    this.o.log.error({ sessionId }, 'the session workspace is gone: session lost');
+    return new BuntimeError('session_lost', 'the session\'s files are gone from its node; only DELETE is left', {
+      details: { sessionId, lostReason: 'workspace_missing' },
+    });
   }
 
   private async reconnect(rec: SessionRecord): Promise<Sandbox> {
-    if (rec.state === 'deep-sleep') return this.revive(rec);
-    const diagnosis = await this.o.driver.diagnose(rec.containerId);
-    if (!diagnosis) {
-      await this.o.store.remove(rec);
-      throw new BuntimeError('session_not_found', 'the session container is gone', { details: { sessionId: rec.sessionId } });
+    const diagnosis = rec.containerId ? await this.o.driver.diagnose(rec.containerId) : undefined;
+    if (diagnosis?.running) {
+      const sandbox = await this.o.launcher.attach(rec.sessionId, rec.containerId);
+      this.o.egress.route(sandbox.port, rec);
+      return sandbox;
     }
-    if (!diagnosis.running) {
-      this.o.log.warn({ sessionId: rec.sessionId, oomKilled: diagnosis.oomKilled }, 'sandbox stopped; restarting it');
+    if (rec.containerId) {
+      this.o.log.warn({ sessionId: rec.sessionId, found: diagnosis ? 'stopped' : 'gone', oomKilled: diagnosis?.oomKilled },
+        'session container is not running; starting a new one on the same workspace');
     }
-    const port = await DataPort.open(this.o.socketDir, rec.sessionId);
-    this.o.egress.route(port, rec);
+    return this.revive(rec);
+  }
+
+  /** A new container on the session's workspace (mounted again if needed), same uid. */
+  private revive(rec: SessionRecord): Promise<Sandbox> {
+    return this.whileStarting(rec.sessionId, async () => {
+      const started = performance.now();
+      if (rec.containerId) await this.o.driver.remove(rec.containerId);
+      const disk = await this.openWorkspace(rec.sessionId);
+      const mountedMs = performance.now() - started;
+      const sandbox = await this.o.launcher.launch(rec.sessionId, disk, rec.resourceLimits);
+      this.o.egress.route(sandbox.port, rec);
+      this.o.log.info({ sessionId: rec.sessionId, mountedMs: Math.round(mountedMs), readyMs: Math.round(performance.now() - started) },
+        'session started on its workspace');
+      const uid = disk.uid !== rec.uid ? disk.uid : undefined;
+      if (!(await this.o.store.setSandbox(rec.sessionId, sandbox.containerId, 'active', uid))) {
+        // Deleted while it woke: nothing of it may outlive the delete.
+        await this.o.launcher.discard(sandbox, 'session deleted');
+        throw new BuntimeError('session_not_found', 'session not found', { details: { sessionId: rec.sessionId } });
+      }
+      if (rec.state === 'deep-sleep') {
+        this.o.events?.session('session.woke', rec.sessionId, {
+          account: rec.account, from: 'deep-sleep', durationMs: Math.round(performance.now() - started),
+        });
+      }
+      return sandbox;
+    });
+  }
+
+  private async openWorkspace(sessionId: string): Promise<SessionDisk> {
     try {
-      const handle = await this.o.driver.connect(rec.containerId);
-      const agent = new AgentClient(handle.channel, port);
-      // Runs in flight belonged to the channel that is gone (a runner that died): their callers
-      // were told they failed, so they must not go on unowned.
-      const { killed } = await agent.call('reset', {});
-      if (killed.length > 0) this.o.log.warn({ sessionId: rec.sessionId, killed }, 'killed executions orphaned by a lost channel');
-      return { containerId: rec.containerId, agent, port };
+      return await this.o.workspaces.open(sessionId);
     } catch (err) {
-      await port.close().catch(() => {});
-      throw err;
+      throw await this.lostIfMissing(sessionId, err);
     }
   }
 }

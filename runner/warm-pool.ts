@@ -1,7 +1,7 @@
 import type { Logger } from '../core/logger.ts';
 import type { ResourceLimits } from '../core/schemas.ts';
 import { newSessionId } from '../core/session-store.ts';
-import type { Sandbox } from './sandboxes.ts';
+import type { Sandbox } from './sandbox-launcher.ts';
 
 /** A started sandbox waiting for a session, already named and labelled with its future id. */
 export interface WarmSandbox {

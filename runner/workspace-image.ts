@@ -17,7 +17,8 @@ const SIZING_ATTEMPTS = 4;
 
 /**
  * The operations on one image file and its mountpoint: format to a quota, attach and mount,
- * unmount and detach, copy (sparse, under fsfreeze when live), give its files to another uid.
+ * unmount and detach, copy (sparse, under fsfreeze when live). Never a walk of the files inside:
+ * they are user code's (their re-owning after a copy is the agent's, inside the container).
  * No locking, metadata or budget here: the workspace store does that.
  */
 export class WorkspaceImages {
@@ -118,16 +119,6 @@ export class WorkspaceImages {
     const frozenMs = liveMountPoint ? performance.now() - started : 0;
     await syncFile(to);
     return frozenMs;
-  }
-
-  /**
-   * Gives every file of the mounted filesystem owned by uid (or gid) `from` to `to`: a copy
-   * starts with its source's owner. Symlinks are changed themselves, never followed (`-R`
-   * implies `-P`), and the tree is not in any container yet, so nothing moves under us.
-   */
-  async reown(mountPoint: string, from: number, to: number): Promise<void> {
-    await this.cmd.run('chown', ['-R', `--from=${from}`, String(to), '--', mountPoint], 600_000);
-    await this.cmd.run('chown', ['-R', `--from=:${from}`, `:${to}`, '--', mountPoint], 600_000);
   }
 
   /** Lets the writers of a frozen filesystem go; one not frozen is left as it is. */

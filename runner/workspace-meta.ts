@@ -17,6 +17,12 @@ export const workspaceMetaSchema = z.object({
   createdAt: z.string(),
   /** The workspace or snapshot file this one was copied from, if any. */
   copiedFrom: z.string().optional(),
+  /**
+   * The uid the files still belong to when it is not `uid` (a copy, or a uid taken back by
+   * another session): the session's agent re-owns them inside its container before any user
+   * code runs, then the runner clears this. The host never walks a workspace's files.
+   */
+  reownFrom: z.number().int().min(0).optional(),
 });
 export type WorkspaceMeta = z.infer<typeof workspaceMetaSchema>;
 

@@ -99,9 +99,10 @@ export class WorkspaceStore {
   }
 
   /**
-   * Copies workspace `srcId` (live or not) into a new workspace `dstId` whose files belong to
-   * `uid`, and mounts it; its mountpoint. A mounted source is frozen (`fsfreeze`) for the copy:
-   * the copy is consistent and clean, and the source's writers block until it is done.
+   * Copies workspace `srcId` (live or not) into a new workspace `dstId` for `uid`, and mounts
+   * it; its mountpoint. A mounted source is frozen (`fsfreeze`) for the copy: the copy is
+   * consistent and clean, and the source's writers block until it is done. The files keep the
+   * source's owner; the metadata says so (`reownFrom`) until {@link adopted}.
    */
   async copy(srcId: string, dstId: string, o: { uid: number }): Promise<string> {
     return this.locked('copy', [srcId, dstId], async (dir) => {
@@ -130,7 +131,7 @@ export class WorkspaceStore {
     });
   }
 
-  /** Makes workspace `sessionId` from a snapshot {@link exportTo} wrote, its files owned by `uid`; mounted. */
+  /** Makes workspace `sessionId` for `uid` from a snapshot {@link exportTo} wrote (files to re-own, as {@link copy}); mounted. */
   async importFrom(file: string, sessionId: string, o: { uid: number }): Promise<string> {
     return this.locked('import', [sessionId], async (dir) => {
       const snap = await readMeta(`${file}.json`);
@@ -140,6 +141,27 @@ export class WorkspaceStore {
         await this.images.copy(file, dir.part(sessionId));
         return this.adopt(dir, sessionId, snap, o.uid, file);
       }));
+    });
+  }
+
+  /**
+   * Hands a workspace to another uid (its own was taken meanwhile): the metadata records `uid`
+   * and the owner the files still have, for the agent to re-own. Returns the new metadata.
+   */
+  async reassign(sessionId: string, uid: number): Promise<WorkspaceMeta> {
+    return this.locked('reassign', [sessionId], async (dir) => {
+      const meta = await dir.requireMeta(sessionId);
+      const next = { ...meta, uid, reownFrom: meta.reownFrom ?? meta.uid };
+      await writeMeta(dir.meta(sessionId), next);
+      return next;
+    });
+  }
+
+  /** Records that the files now belong to the workspace's uid (the agent re-owned them). */
+  async adopted(sessionId: string): Promise<void> {
+    await this.locked('adopted', [sessionId], async (dir) => {
+      const { reownFrom: _done, ...meta } = await dir.requireMeta(sessionId);
+      await writeMeta(dir.meta(sessionId), meta);
     });
   }
 
@@ -229,12 +251,18 @@ export class WorkspaceStore {
     if (frozenMs > 0) this.opts.log.info({ sessionId: id, frozenMs: Math.round(frozenMs) }, 'workspace copied under fsfreeze');
   }
 
-  /** Turns the copied `<id>.img.part` into workspace `id`, mounted, its files owned by `uid`. */
+  /**
+   * Turns the copied `<id>.img.part` into workspace `id` for `uid`, mounted. Its files still
+   * belong to the source's owner: `reownFrom` says so until the agent has re-owned them.
+   */
   private async adopt(dir: WorkspaceDir, id: string, from: WorkspaceMeta, uid: number, copiedFrom: string): Promise<WorkspaceMeta> {
     await rename(dir.part(id), dir.image(id));
     await this.images.mount(dir.image(id), dir.mountPoint(id));
-    if (uid !== from.uid) await this.images.reown(dir.mountPoint(id), from.uid, uid);
-    return { ...from, sessionId: id, uid, createdAt: new Date().toISOString(), copiedFrom };
+    const owner = from.reownFrom ?? from.uid;
+    const { reownFrom: _old, ...rest } = from;
+    return {
+      ...rest, sessionId: id, uid, createdAt: new Date().toISOString(), copiedFrom, ...(owner !== uid ? { reownFrom: owner } : {}),
+    };
   }
 
   /** Unmounts, detaches and deletes everything of `id`; absent parts are fine. */

@@ -4,7 +4,7 @@
  * validates each one; a mismatch rejects with AgentProtocolError). The case table is typed by the
  * op map, so a new op without a case here does not compile.
  */
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentOps, type AgentOp } from '../core/agent-protocol.ts';
 import { AgentContainer, SANDBOX_VERSION } from './support/agent-harness.ts';
@@ -69,23 +69,26 @@ const cases: { [O in AgentOp]: (x: AgentContainer) => Promise<unknown> } = {
     expect(text).toMatch(/^HTTP\/1\.[01] 200[\s\S]*tcp ok$/);
     await x.client.kill();
   },
-  snapshot: async (x) => {
-    const chunks: string[] = [];
-    const r = await x.client.call('snapshot', {}, (p) => p.type === 'chunk' && chunks.push(p.data));
-    expect(r.bytes).toBe(chunks.reduce((n, c) => n + Buffer.from(c, 'base64').length, 0));
-  },
-  'restore-open': async (x) => expect(await x.client.call('restore-open', {})).toMatchObject({ handle: expect.any(String) }),
-  'restore-write': async (x) => {
-    const { handle } = await x.client.call('restore-open', {});
-    await expect(x.client.call('restore-write', { handle, data: '' })).resolves.toEqual({});
-    await x.client.call('restore-close', { handle }).catch(() => undefined);
-  },
-  'restore-close': async (x) => {
-    const { handle } = await x.client.call('restore-open', {});
-    await expect(x.client.call('restore-close', { handle: `${handle}-nope` })).rejects.toMatchObject({ code: 'not_found' });
-    await x.client.call('restore-close', { handle }).catch(() => undefined);
+  reown: async (x) => {
+    await rootShell(x, 'mkdir -p /workspace/r && touch /workspace/r/f && chown -R 4242:4242 /workspace/r');
+    expect(await x.client.call('reown', { fromUid: 4242 })).toEqual({ entries: 2 });
+    expect((await rootShell(x, 'stat -c %u /workspace/r /workspace/r/f')).trim().split('\n')).not.toContain('4242');
   },
 };
+
+/** Runs a shell command as root in the container (files of another uid, as a copied workspace has). */
+async function rootShell(x: AgentContainer, script: string): Promise<string> {
+  const exec = await x.container.exec({ Cmd: ['/bin/sh', '-c', script], User: '0:0', AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const out = new PassThrough();
+  x.container.modem.demuxStream(stream, out, out);
+  const parts: Buffer[] = [];
+  out.on('data', (c: Buffer) => parts.push(c));
+  await new Promise((resolve) => stream.on('end', resolve));
+  const { ExitCode } = await exec.inspect();
+  if (ExitCode !== 0) throw new Error(`root shell exited ${ExitCode}: ${Buffer.concat(parts).toString()}`);
+  return Buffer.concat(parts).toString();
+}
 
 describe('agent contract', () => {
   it('has a case for every op of the protocol', () => {

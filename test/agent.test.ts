@@ -376,8 +376,10 @@ describe('agent: attacks', () => {
       const r = await a.run({ kind: 'command', source: 'dd if=/dev/zero of=/workspace/fill bs=1M count=100', timeoutMs: 30_000 });
       expect(r).toMatchObject({ status: 'error', exitCode: 1 });
       expect(r.stderr).toMatch(/No space left on device/);
-      const size = await a.run({ kind: 'command', source: 'du -m fill | cut -f1' });
-      expect(Number(size.stdout)).toBeLessThanOrEqual(64);
+      // The file holds at most the disk limit (du would round its extent blocks up a MB).
+      const size = await a.run({ kind: 'command', source: 'stat -c %s fill' });
+      expect(Number(size.stdout)).toBeGreaterThan(60 * MiB);
+      expect(Number(size.stdout)).toBeLessThanOrEqual(64 * MiB);
       // The disk is full now: the agent's own write fails cleanly too.
       await expect(a.write('more', Buffer.alloc(4 * MiB, 1), 10 * MiB))
         .rejects.toMatchObject({ code: 'disk_full', details: { errno: 'ENOSPC' } });

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import tar from 'tar-stream';
 import { Queue } from 'bullmq';
 import { describe, expect, inject, it } from 'vitest';
@@ -49,6 +50,46 @@ describe('files', () => {
     expect(Buffer.from(back).equals(bytes)).toBe(true);
     const sum = await s.client.execute({ sessionId: s.sessionId, command: 'sha256sum bin/random.dat | cut -d" " -f1' });
     expect(sum.stdout.trim()).toBe(createHash('sha256').update(bytes).digest('hex'));
+  });
+
+  it('writes raw bytes streamed without a length, and a cut stream changes nothing', async () => {
+    const bytes = randomBytes(3 * 1024 * 1024 + 17);
+    const send = (path: string, cutAfter?: number) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${apiUrl()}/files/write?sessionId=${s.sessionId}&path=${path}`, {
+        method: 'POST', headers: { authorization: `Bearer ${s.key}`, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
+      }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => { body += String(c); });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', (err) => (cutAfter === undefined ? reject(err) : resolve({ status: 0, body: String(err) })));
+      for (let off = 0; off < bytes.length; off += 256 * 1024) {
+        if (cutAfter !== undefined && off >= cutAfter) {
+          // The client goes away mid-body: the write must leave nothing behind.
+          setTimeout(() => req.destroy(), 200);
+          return;
+        }
+        req.write(bytes.subarray(off, off + 256 * 1024));
+      }
+      req.end();
+    });
+    const ok = await send('streamed.bin');
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body)).toEqual({ path: 'streamed.bin', size: bytes.length });
+    expect(Buffer.from(await s.client.files.read(s.sessionId, 'streamed.bin')).equals(bytes)).toBe(true);
+
+    await send('cut.bin', 1024 * 1024);
+    // The agent drops the partial file (its temp `.cut.bin.*.part`) once the stream is cut;
+    // a wrong end (the cut taken for the end) would have committed cut.bin by now.
+    await new Promise((r) => setTimeout(r, 500));
+    let names: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      names = (await s.client.files.list(s.sessionId)).files.map((f) => f.path);
+      if (!names.some((f) => f.endsWith('.part'))) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(names).toContain('streamed.bin');
+    expect(names.filter((f) => f.startsWith('cut.bin') || f.endsWith('.part'))).toEqual([]);
   });
 
   it('uploads a 200-file tree as tar and downloads an identical tree', async () => {

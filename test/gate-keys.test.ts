@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { startApi } from '../api/main.ts';
 import { startRunner } from '../runner/main.ts';
+import { removeTestNode } from './support/node-cleanup.ts';
 import { adminCli, http, newAccount, newKey } from './support/harness.ts';
 
 describe('keys', () => {
@@ -77,6 +78,7 @@ describe('keys', () => {
     } finally {
       await api.stop();
       await runner.stop();
+      await removeTestNode(env.NODE_ID, env);
     }
     const log = lines.join('');
     expect(lines.length).toBeGreaterThan(10);

@@ -7,6 +7,7 @@ import { startApi } from '../api/main.ts';
 import { AccountStore } from '../core/accounts.ts';
 import { createRedis, Keys } from '../core/redis.ts';
 import { startRunner } from '../runner/main.ts';
+import { removeTestNode } from './support/node-cleanup.ts';
 import { deleteSessionsOf, http, newAccount, newClient, newKey } from './support/harness.ts';
 
 // Every test here runs concurrently (describe.concurrent groups run side by side too): the
@@ -134,6 +135,7 @@ describe.concurrent('concurrent-session cap', () => {
     } finally {
       await api.stop();
       await runner.stop();
+      await removeTestNode(env.NODE_ID, env);
       redis.disconnect();
     }
   });

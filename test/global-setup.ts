@@ -3,6 +3,7 @@ import type { TestProject } from 'vitest/node';
 import { startApi } from '../api/main.ts';
 import { startRunner } from '../runner/main.ts';
 import { SUITE_EGRESS_ENV } from './support/egress-env.ts';
+import { removeTestNode } from './support/node-cleanup.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -41,5 +42,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     await api.stop();
     await runner.stop();
+    await removeTestNode(env.NODE_ID, env);
   };
 }

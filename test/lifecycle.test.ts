@@ -36,16 +36,19 @@ describe('session lifecycle', () => {
     }
   });
 
-  it('recovers a session whose container died', async () => {
+  it('replaces a container that died with a new one on the same workspace', async () => {
     const { client, cleanup } = await newClient();
     try {
       const s = await client.sessions.create();
-      await client.execute({ sessionId: s.id, command: 'echo before' });
+      await client.execute({ sessionId: s.id, command: 'echo before > kept.txt' });
       const [id] = await containersOf(`buntime.session=${s.id}`);
       await docker.getContainer(id!).kill();
-      const r = await client.execute({ sessionId: s.id, command: 'echo after' });
-      expect(r.stdout).toBe('after\n');
-      expect(await containersOf(`buntime.session=${s.id}`)).toEqual([id]);
+      const r = await client.execute({ sessionId: s.id, command: 'cat kept.txt; echo after' });
+      expect(r.stdout).toBe('before\nafter\n');
+      const now = await containersOf(`buntime.session=${s.id}`);
+      expect(now).toHaveLength(1);
+      expect(now).not.toEqual([id]);
+      expect((await client.sessions.get(s.id)).state).toBe('active');
     } finally {
       await cleanup();
     }
@@ -107,7 +110,8 @@ describe('session lifecycle', () => {
       const stray = await docker.createContainer(containerSpec({
         sessionId: `ses_stray${service.nodeId}`, nodeId: service.nodeId, image: process.env.SANDBOX_IMAGE ?? 'buntime-sandbox:0.1.0',
         runtime: 'runc', uid: 200_001, limits: { memory: 128, cpu: 0.25, timeout: 5, disk: 16 }, pidsLimit: 32, tmpMb: 8,
-        dataDir: mkdtempSync(join(tmpdir(), 'buntime-stray-')), seccompProfile: loadSeccompProfile(defaultSeccompProfile('runc')),
+        dataDir: mkdtempSync(join(tmpdir(), 'buntime-stray-')), workspaceDir: mkdtempSync(join(tmpdir(), 'buntime-stray-ws-')),
+        seccompProfile: loadSeccompProfile(defaultSeccompProfile('runc')),
       }));
       expect(await containersOf(nodeLabel)).toHaveLength(3);
 

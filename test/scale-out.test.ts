@@ -5,6 +5,7 @@ import { createRedis, Keys } from '../core/redis.ts';
 import { SessionStore } from '../core/session-store.ts';
 import { startRunner } from '../runner/main.ts';
 import { newClient } from './support/harness.ts';
+import { removeTestNode } from './support/node-cleanup.ts';
 
 describe('scale-out', () => {
   it('spreads sessions over two nodes, routes each session to its node, and reports a lost node', async () => {
@@ -39,6 +40,7 @@ describe('scale-out', () => {
         await cleanup();
         await runner2.stop();
       }
+      await removeTestNode(second);
       redis.disconnect();
     }
   });

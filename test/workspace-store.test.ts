@@ -192,28 +192,43 @@ describe('WorkspaceStore', () => {
     });
   }, 120_000);
 
-  it('copies a live workspace into an independent one owned by another uid', async () => {
+  it('copies a live workspace into an independent one for another uid, its files to be re-owned by the agent', async () => {
     await withStore(async (store) => {
       const src = await store.create('ses_src', { diskMb: 64, uid: UID_A });
       await sandbox(src, UID_A, 'mkdir sub && echo one > sub/x && head -c 1000000 /dev/urandom > r');
       const dst = await store.copy('ses_src', 'ses_dst', { uid: UID_B });
-      expect((await store.meta('ses_dst'))).toMatchObject({ uid: UID_B, diskMb: 64, copiedFrom: 'ses_src' });
+      // The host never walks the copy: its files keep their owner until the agent re-owns them.
+      expect((await store.meta('ses_dst'))).toMatchObject({ uid: UID_B, reownFrom: UID_A, diskMb: 64, copiedFrom: 'ses_src' });
       const [a, b] = await Promise.all([
         sandbox(src, UID_A, 'sha256sum r sub/x'),
-        sandbox(dst, UID_B, 'sha256sum r sub/x; stat -c %u . sub sub/x r'),
+        sandbox(dst, UID_A, 'sha256sum r sub/x; stat -c %u . sub sub/x r'),
       ]);
       expect(b.out).toContain(a.out.trim());
-      expect(b.out).toContain(`${UID_B}\n${UID_B}\n${UID_B}\n${UID_B}`);
+      expect(b.out).toContain(`${UID_A}\n${UID_A}\n${UID_A}\n${UID_A}`);
+      await store.adopted('ses_dst');
+      expect((await store.meta('ses_dst'))?.reownFrom).toBeUndefined();
 
       await sandbox(src, UID_A, 'echo changed > sub/x && echo new > only-src');
-      await sandbox(dst, UID_B, 'echo other > only-dst');
+      await sandbox(dst, UID_A, 'echo other > only-dst');
       const seenBySrc = await sandbox(src, UID_A, 'cat sub/x; ls');
-      const seenByDst = await sandbox(dst, UID_B, 'cat sub/x; ls');
+      const seenByDst = await sandbox(dst, UID_A, 'cat sub/x; ls');
       expect(seenBySrc.out).toBe('changed\nonly-src\nr\nsub\n');
       expect(seenByDst.out).toBe('one\nonly-dst\nr\nsub\n');
       expect(await store.usage()).toBe(128);
     });
   }, 120_000);
+
+  it('hands a workspace to another uid (its own was taken), the files to be re-owned by the agent', async () => {
+    await withStore(async (store) => {
+      await store.create('ses_moved', { diskMb: 16, uid: UID_A });
+      expect(await store.reassign('ses_moved', UID_B)).toMatchObject({ uid: UID_B, reownFrom: UID_A });
+      // Moved again before the agent got to it: the files still carry the first owner.
+      expect(await store.reassign('ses_moved', UID_B + 1)).toMatchObject({ uid: UID_B + 1, reownFrom: UID_A });
+      await store.adopted('ses_moved');
+      expect(await store.meta('ses_moved')).toMatchObject({ uid: UID_B + 1 });
+      expect((await store.meta('ses_moved'))?.reownFrom).toBeUndefined();
+    });
+  }, 60_000);
 
   it('exports a snapshot and imports it as another session with another uid', async () => {
     const snaps = await mkdtemp(join(tmpdir(), 'bt-snaps-'));
@@ -224,8 +239,9 @@ describe('WorkspaceStore', () => {
         await store.exportTo('ses_exp', join(snaps, 'snap1'));
         await store.remove('ses_exp');
         const dst = await store.importFrom(join(snaps, 'snap1'), 'ses_imp', { uid: UID_B });
-        const r = await sandbox(dst, UID_B, 'cat k; stat -c %u k; echo more > m');
-        expect(r.out).toBe(`kept\n${UID_B}\n`);
+        expect(await store.meta('ses_imp')).toMatchObject({ uid: UID_B, reownFrom: UID_A });
+        const r = await sandbox(dst, UID_A, 'cat k; stat -c %u k; echo more > m');
+        expect(r.out).toBe(`kept\n${UID_A}\n`);
         expect((await readdir(snaps)).sort()).toEqual(['snap1', 'snap1.json']);
       });
     } finally {

@@ -5,7 +5,7 @@ import { sendIdempotent, type Idempotency } from '../idempotency.ts';
 import type { SessionService } from '../session-service.ts';
 import { SESSION_TOKEN_DEFAULT_TTL, SESSION_TOKEN_MAX_TTL, type SessionTokens } from '../session-tokens.ts';
 import { ctx } from '../middleware/request-context.ts';
-import { createSessionBody, parse } from '../validation.ts';
+import { createSessionBody, forkSessionBody, parse } from '../validation.ts';
 
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
@@ -35,6 +35,10 @@ export function sessionRoutes(sessions: SessionService, tokens: SessionTokens, i
   r.get('/sessions/:id/egress', async (req, res) => {
     const q = parse(egressQuery, req.query);
     res.json(await sessions.egress(ctx(res).principal!, req.params.id, q.limit));
+  });
+  r.post('/sessions/:id/fork', async (req, res) => {
+    const body = parse(forkSessionBody, req.body ?? {});
+    res.json(await sessions.fork(ctx(res).principal!, req.params.id, body));
   });
   r.post('/sessions/:id/token', async (req, res) => {
     const body = parse(tokenBody, req.body ?? {});

@@ -26,9 +26,22 @@ const killBody = z.strictObject({ sessionId, pid: z.number().int().positive().op
 export function workspaceRoutes(ws: WorkspaceService, plans: Plans): Router {
   const r = Router();
   r.post('/files/write', async (req, res) => {
+    const who = ctx(res).principal!;
+    // Raw bytes (`application/octet-stream`, sessionId and path in the query) stream through to
+    // the session as they arrive; the JSON form carries the content in the body.
+    if (req.is('application/octet-stream')) {
+      const q = parse(pathQuery, req.query);
+      try {
+        const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+        res.json(await ws.writeStream(who, q, capped(req, plans[who.plan].maxFileBytes), length));
+      } finally {
+        drain(req);
+      }
+      return;
+    }
     const b = parse(writeBody, req.body);
     const bytes = Buffer.from(b.content, b.encoding === 'base64' ? 'base64' : 'utf8');
-    res.json(await ws.write(ctx(res).principal!, b.sessionId, b.path, bytes));
+    res.json(await ws.write(who, b.sessionId, b.path, bytes));
   });
   r.get('/files/read', async (req, res) => {
     const q = parse(pathQuery, req.query);
@@ -47,7 +60,11 @@ export function workspaceRoutes(ws: WorkspaceService, plans: Plans): Router {
   r.post('/files/upload', async (req, res) => {
     const q = parse(treeQuery, req.query);
     const who = ctx(res).principal!;
-    res.json(await ws.upload(who, q.sessionId, q.path, capped(req, uploadLimit(plans, who.plan))));
+    try {
+      res.json(await ws.upload(who, q.sessionId, q.path, capped(req, uploadLimit(plans, who.plan))));
+    } finally {
+      drain(req);
+    }
   });
   r.get('/files/download', async (req, res) => {
     const q = parse(treeQuery, req.query);
@@ -69,6 +86,16 @@ export function workspaceRoutes(ws: WorkspaceService, plans: Plans): Router {
 /** Largest tar body an upload takes: 64 of the plan's largest files. */
 function uploadLimit(plans: Plans, plan: keyof Plans): number {
   return plans[plan].maxFileBytes * 64;
+}
+
+/**
+ * Reads and drops what is left of a request body the session refused part-way (disk full, too
+ * large): the answer then reaches a client that is still sending, instead of both waiting.
+ */
+function drain(req: Request): void {
+  if (req.readableEnded) return;
+  req.unpipe();
+  req.resume();
 }
 
 /**

@@ -187,11 +187,12 @@ describe('processes and files', () => {
     expect(await c.files.write('ses_x', 'a.txt', 'hi')).toEqual({ path: 'a.txt', size: 2 });
     await c.files.write('ses_x', 'b.bin', new Uint8Array([104, 105]));
     await c.files.write('ses_x', 'c.bin', 'aGk=', { encoding: 'base64' });
-    expect(srv.requests.map((r) => jsonBody(r))).toEqual([
-      { sessionId: 'ses_x', path: 'a.txt', content: 'hi', encoding: 'utf8' },
-      { sessionId: 'ses_x', path: 'b.bin', content: 'aGk=', encoding: 'base64' },
-      { sessionId: 'ses_x', path: 'c.bin', content: 'aGk=', encoding: 'base64' },
-    ]);
+    expect(jsonBody(srv.requests[0]!)).toEqual({ sessionId: 'ses_x', path: 'a.txt', content: 'hi', encoding: 'utf8' });
+    // Bytes go raw, the session and path in the query.
+    expect(srv.requests[1]!.headers['content-type']).toBe('application/octet-stream');
+    expect(Object.fromEntries(srv.requests[1]!.query)).toEqual({ sessionId: 'ses_x', path: 'b.bin' });
+    expect(srv.requests[1]!.body.toString()).toBe('hi');
+    expect(jsonBody(srv.requests[2]!)).toEqual({ sessionId: 'ses_x', path: 'c.bin', content: 'aGk=', encoding: 'base64' });
   });
 
   it('read returns the exact bytes; readText decodes UTF-8', async () => {

@@ -12,6 +12,7 @@ import { callOptions, HttpClient, type HttpRequest } from './http.ts';
 import { resolveOptions, type BuntimeOptions, type ResolvedOptions } from './options.ts';
 import { Processes } from './processes.ts';
 import { Sessions } from './sessions.ts';
+import { Snapshots } from './snapshots.ts';
 import type { IdempotentRequestOptions, RequestOptions, Usage } from './types.ts';
 
 /**
@@ -30,6 +31,8 @@ export class Buntime {
   readonly files: Files;
   /** List and kill a session's user processes. */
   readonly processes: Processes;
+  /** Named snapshots of the account's session workspaces. */
+  readonly snapshots: Snapshots;
   readonly #options: ResolvedOptions;
   readonly #http: HttpClient;
 
@@ -40,6 +43,7 @@ export class Buntime {
     this.sessions = new Sessions(this.#http, this);
     this.files = new Files(this.#http);
     this.processes = new Processes(this.#http);
+    this.snapshots = new Snapshots(this.#http);
   }
 
   /** The API base URL in use, without a trailing slash. */

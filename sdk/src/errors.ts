@@ -10,6 +10,7 @@ export type ApiErrorCode =
   | 'forbidden'
   | 'invalid_request'
   | 'session_not_found'
+  | 'session_lost'
   | 'not_found'
   | 'payload_too_large'
   | 'idempotency_conflict'
@@ -19,6 +20,7 @@ export type ApiErrorCode =
   | 'memory_limit_exceeded'
   | 'disk_full'
   | 'service_unavailable'
+  | 'snapshot_limit_exceeded'
   | 'internal_error';
 
 /**
@@ -74,6 +76,7 @@ const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   forbidden: 403,
   invalid_request: 400,
   session_not_found: 404,
+  session_lost: 410,
   not_found: 404,
   payload_too_large: 413,
   idempotency_conflict: 409,
@@ -83,6 +86,7 @@ const STATUS_BY_CODE: Readonly<Record<ApiErrorCode, number>> = {
   memory_limit_exceeded: 507,
   disk_full: 507,
   service_unavailable: 503,
+  snapshot_limit_exceeded: 429,
   internal_error: 500,
 };
 

@@ -21,8 +21,15 @@ export class Files {
     this.#http = http;
   }
 
-  /** Writes one file, creating parent directories. Bytes are sent base64-encoded. */
+  /**
+   * Writes one file, creating parent directories. A `Uint8Array` goes as raw bytes
+   * (`application/octet-stream`, streamed through to the session); a string in the JSON form.
+   */
   write(sessionId: string, path: string, content: string | Uint8Array, options: WriteFileOptions = {}): Promise<WriteFileResult> {
+    if (typeof content !== 'string') {
+      const req = { method: 'POST', path: '/files/write', query: { sessionId, path }, bytes: content } as const;
+      return this.#http.json({ ...req, contentType: 'application/octet-stream', ...callOptions(options) });
+    }
     const json = { sessionId, path, ...toWireContent(content, options.encoding) };
     return this.#http.json({ method: 'POST', path: '/files/write', json, ...callOptions(options) });
   }

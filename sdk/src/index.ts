@@ -9,6 +9,7 @@ export { Session } from './session.ts';
 export type { Sessions } from './sessions.ts';
 export type { Files } from './files.ts';
 export type { Processes } from './processes.ts';
+export type { Snapshots } from './snapshots.ts';
 export type {
   BackgroundExecution,
   CodeSource,
@@ -27,15 +28,18 @@ export type {
 export type {
   CreateSessionRequest,
   CreateSessionResponse,
+  CreateSnapshotParams,
   DeleteFileResult,
   DeleteSessionResponse,
   EgressConnection,
   EgressLevel,
   EgressLogPage,
   EgressLogParams,
+  DeleteSnapshotResult,
   FileEncoding,
   FileEntry,
   FileList,
+  ForkSessionRequest,
   IdempotentRequestOptions,
   KillResult,
   ListFilesParams,
@@ -50,6 +54,8 @@ export type {
   SessionState,
   SessionToken,
   SessionTokenParams,
+  SnapshotInfo,
+  SnapshotList,
   UploadResult,
   Usage,
   WriteFileOptions,

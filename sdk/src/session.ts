@@ -2,15 +2,18 @@ import type { Buntime } from './client.ts';
 import type { BackgroundExecution, ExecuteParams, ExecutionResult, StreamEvent } from './execution-types.ts';
 import type {
   CreateSessionResponse,
+  CreateSnapshotParams,
   DeleteSessionResponse,
   EgressLogPage,
   EgressLogParams,
+  ForkSessionRequest,
   IdempotentRequestOptions,
   NetworkPolicy,
   RequestOptions,
   ResourceLimits,
   SessionDetails,
   SessionState,
+  SnapshotInfo,
 } from './types.ts';
 
 /**
@@ -78,6 +81,16 @@ export class Session implements CreateSessionResponse {
   /** This session's latest egress connections; see `Sessions.egress`. */
   egress(params?: EgressLogParams, options?: RequestOptions): Promise<EgressLogPage> {
     return this.#client.sessions.egress(this.sessionId, params, options);
+  }
+
+  /** A new session with a copy of this one's files; see `sessions.fork`. */
+  fork(params?: ForkSessionRequest, options?: RequestOptions): Promise<Session> {
+    return this.#client.sessions.fork(this.sessionId, params, options);
+  }
+
+  /** A named snapshot of this session's files; see `snapshots.create`. */
+  snapshot(params?: CreateSnapshotParams, options?: RequestOptions): Promise<SnapshotInfo> {
+    return this.#client.snapshots.create(this.sessionId, params, options);
   }
 
   /** Deletes this session, its container and its files. */

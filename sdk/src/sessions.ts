@@ -7,6 +7,7 @@ import type {
   DeleteSessionResponse,
   EgressLogPage,
   EgressLogParams,
+  ForkSessionRequest,
   IdempotentRequestOptions,
   PageParams,
   RequestOptions,
@@ -33,6 +34,17 @@ export class Sessions {
   async create(params: CreateSessionRequest = {}, options: IdempotentRequestOptions = {}): Promise<Session> {
     const headers = { 'idempotency-key': options.idempotencyKey ?? crypto.randomUUID() };
     const req = { method: 'POST', path: '/sessions/create', json: params, headers } as const;
+    const data = await this.#http.json<CreateSessionResponse>({ ...req, ...callOptions(options) });
+    return new Session(this.#client, data);
+  }
+
+  /**
+   * A new session whose `/workspace` is a copy of session `id`'s at this instant (same limits;
+   * processes are not copied; its files belong to the fork's own uid). It counts against the
+   * plan's session cap. Not retried: a retry could make a second fork.
+   */
+  async fork(id: string, params: ForkSessionRequest = {}, options: RequestOptions = {}): Promise<Session> {
+    const req = { method: 'POST', path: `/sessions/${encodeURIComponent(id)}/fork`, json: params, retry: false } as const;
     const data = await this.#http.json<CreateSessionResponse>({ ...req, ...callOptions(options) });
     return new Session(this.#client, data);
   }

@@ -69,6 +69,49 @@ export interface CreateSessionRequest {
   resourceLimits?: Partial<ResourceLimits>;
   /** Egress policy; default: the plan's (`public` on the shipped plans). */
   network?: NetworkRequest;
+  /**
+   * Start from this named snapshot of the account: the session gets its files (and its disk,
+   * which `resourceLimits.disk` may not change).
+   */
+  snapshotId?: string;
+}
+
+/** Body of `POST /sessions/{id}/fork`; every field optional. */
+export interface ForkSessionRequest {
+  /** Lifetime of the fork, s. Default 86400; min 60; max the plan's ceiling. */
+  ttl?: number;
+  /** Metadata of the fork. Default: the source session's. */
+  metadata?: Record<string, unknown>;
+}
+
+/** Body of `POST /sessions/{id}/snapshots`. */
+export interface CreateSnapshotParams {
+  /** A name of your own, 1–128 characters. */
+  name?: string;
+}
+
+/** A named snapshot (answer of `POST /sessions/{id}/snapshots` and `GET /snapshots/{id}`). */
+export interface SnapshotInfo {
+  /** `snap_` + 20 alphanumerics. */
+  snapshotId: string;
+  /** The session it was taken of (which may be gone since). */
+  sessionId: string;
+  name: string | null;
+  createdAt: string;
+  /** Disk it takes, bytes. */
+  sizeBytes: number;
+}
+
+/** Answer of `GET /snapshots`. */
+export interface SnapshotList {
+  snapshots: SnapshotInfo[];
+  total: number;
+}
+
+/** Answer of `DELETE /snapshots/{id}`. */
+export interface DeleteSnapshotResult {
+  deleted: true;
+  snapshotId: string;
 }
 
 /**
@@ -82,6 +125,12 @@ export interface SessionDetails {
   expiresAt: string;
   lastActive: string;
   state: SessionState;
+  /**
+   * Only when `state` is `lost`: `workspace_missing` (the session's files are gone from its
+   * node's disk; requests answer 410 `session_lost`, only DELETE is left) or `node_unreachable`
+   * (its node stopped answering; requests answer 503 until it is back).
+   */
+  lostReason?: string;
   /** Number of files in `/workspace` (in a listing: as last counted; a listing never wakes a session). */
   filesCount: number;
   /** Number of executions running in the session (in a listing: as last counted). */
@@ -190,7 +239,7 @@ export type FileEncoding = 'utf8' | 'base64';
 export interface WriteFileOptions extends RequestOptions {
   /**
    * How a string `content` is encoded: `utf8` (default) or `base64` (the string is already
-   * base64). A `Uint8Array` is always sent as base64.
+   * base64). A `Uint8Array` is sent as raw bytes (`application/octet-stream`).
    */
   encoding?: FileEncoding;
 }

@@ -31,8 +31,8 @@ describe('session container hardening', () => {
     expect(h.Privileged).toBe(false);
     expect(h.ReadonlyRootfs).toBe(true);
     expect(h.PidsLimit).toBeGreaterThan(0);
-    // memory + disk (tmpfs) + /tmp + the agent's reserve, MB.
-    expect(h.Memory).toBe((1024 + 1024 + 64 + 64) * 1024 * 1024);
+    // memory + /tmp (a tmpfs) + the agent's share, MB; /workspace is on disk and not counted.
+    expect(h.Memory).toBe((1024 + 64 + 32) * 1024 * 1024);
     expect(h.MemorySwap).toBe(h.Memory);
     // The plan's 0.25 cores as a share of a 1 s CFS period (short programs run unthrottled).
     expect([h.CpuPeriod, h.CpuQuota]).toEqual([1_000_000, 250_000]);
@@ -41,18 +41,31 @@ describe('session container hardening', () => {
     expect(ulimits.fsize?.Hard).toBe(1025 * 1024 * 1024);
     expect(h.IpcMode).toBe('private');
     expect(h.Init).toBe(true);
-    expect(Object.keys(h.Tmpfs ?? {}).sort()).toEqual(['/run/buntime', '/tmp', '/workspace']);
-    expect(h.Tmpfs?.['/workspace']).toContain(`size=${1024 * 1024 * 1024}`);
+    expect(Object.keys(h.Tmpfs ?? {}).sort()).toEqual(['/run/buntime', '/tmp']);
     expect(h.Binds ?? []).toEqual([]);
-    // The one bind: the session's data socket directory, read-only, root-only on the host.
-    const binds = info.Mounts.filter((m) => m.Type === 'bind');
-    expect(binds).toHaveLength(1);
-    expect(binds[0]).toMatchObject({ Destination: '/run/buntime-host', RW: false });
+    // Two binds: the session's data socket directory, read-only, root-only on the host; and the
+    // session's own workspace filesystem at /workspace.
+    const binds = info.Mounts.filter((m) => m.Type === 'bind').sort((a, b) => a.Destination.localeCompare(b.Destination));
+    expect(binds.map((b) => b.Destination)).toEqual(['/run/buntime-host', '/workspace']);
+    expect(binds[0]).toMatchObject({ RW: false });
     expect(statSync(binds[0]!.Source).mode & 0o777).toBe(0o700);
     expect(statSync(binds[0]!.Source).uid).toBe(0);
+    expect(binds[1]).toMatchObject({ RW: true, Propagation: 'rprivate' });
+    expect(binds[1]!.Source).toMatch(new RegExp(`/mnt/${sessionId}$`));
     expect(info.Config.Labels['buntime.session']).toBe(sessionId);
     expect(info.Config.Labels['buntime.node']).toBeTruthy();
     expect(info.Config.Env.every((e) => e.startsWith('BUNTIME_') || e.startsWith('PATH='))).toBe(true);
+  });
+
+  it('mounts /workspace as a filesystem of its own, nosuid and nodev, owned by the session uid', async () => {
+    const r = await client.execute({ sessionId, command: 'grep " /workspace " /proc/self/mountinfo; stat -c "%u %a" /workspace; id -u; df -k /workspace | tail -1' });
+    const [mount, owner, uid, df] = r.stdout.trim().split('\n');
+    const fields = mount!.split(' ');
+    expect(fields[fields.indexOf('-') + 1]).toBe('ext4');
+    expect(fields[5]!.split(',')).toEqual(expect.arrayContaining(['rw', 'nosuid', 'nodev']));
+    expect(owner).toBe(`${uid} 755`);
+    // The quota is the disk limit: 1024 MB free in an empty workspace.
+    expect(Number(df!.trim().split(/\s+/)[3])).toBeGreaterThanOrEqual(1024 * 1024);
   });
 
   it('cannot reach the runner\'s data socket', async () => {

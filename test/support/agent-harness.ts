@@ -12,6 +12,8 @@ import { defaultSeccompProfile } from '../../core/config.ts';
 import { containerSpec, type SandboxSpec } from '../../runner/container-spec.ts';
 import { loadSeccompProfile } from '../../runner/seccomp-profile.ts';
 import { DataPort } from '../../runner/data-port.ts';
+import { WorkspaceStore } from '../../runner/workspace-store.ts';
+import { createLogger } from '../../core/logger.ts';
 
 /** One raw reply line of the agent. */
 export type AgentReply = { id: string; type: string; [field: string]: any };
@@ -22,7 +24,7 @@ export const SANDBOX_IMAGE = process.env.SANDBOX_IMAGE || `buntime-sandbox:${pkg
 export const TEST_UID = 100123;
 
 /** Small limits so that every attack hits them quickly. */
-const DEFAULTS: Omit<SandboxSpec, 'sessionId' | 'dataDir'> = {
+const DEFAULTS: Omit<SandboxSpec, 'sessionId' | 'dataDir' | 'workspaceDir'> = {
   nodeId: 'agent-test',
   image: SANDBOX_IMAGE,
   runtime: 'runc',
@@ -49,8 +51,8 @@ export class AgentContainer {
     readonly container: Docker.Container,
     readonly client: AgentClient,
     private readonly stream: Duplex,
-    private readonly port: DataPort,
-    private readonly socketRoot: string,
+    /** What the container was given on the host, removed with it. */
+    private readonly host: { port: DataPort; socketRoot: string; workspaces: WorkspaceStore },
   ) {}
 
   /**
@@ -65,9 +67,16 @@ export class AgentContainer {
     const sessionId = `ses_agenttest${randomBytes(6).toString('hex')}`;
     const socketRoot = mkdtempSync(join(tmpdir(), 'buntime-agent-test-'));
     const port = await DataPort.open(socketRoot, sessionId);
-    const opts = containerSpec({ ...DEFAULTS, ...overrides, sessionId, dataDir: port.hostDir });
+    // A real disk workspace, as the runner gives every session (its quota is the disk limit).
+    const workspaces = new WorkspaceStore({ dir: join(socketRoot, 'workspaces'), log: createLogger('warn') });
+    const spec = { ...DEFAULTS, ...overrides };
+    const workspaceDir = await workspaces.create(sessionId, { diskMb: spec.limits.disk, uid: spec.uid });
+    const opts = containerSpec({ ...spec, sessionId, dataDir: port.hostDir, workspaceDir });
     tweak(opts);
-    const container = await docker.createContainer(opts);
+    const container = await docker.createContainer(opts).catch(async (err: unknown) => {
+      await workspaces.remove(sessionId);
+      throw err;
+    });
     try {
       const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
       const raw = new PassThrough();
@@ -76,7 +85,7 @@ export class AgentContainer {
         docker.modem.demuxStream(src, tee, err);
         tee.on('data', (c: Buffer) => { out.write(c); raw.write(c); });
       }, (line) => agent.stderr.push(line));
-      const agent: AgentContainer = new AgentContainer(container, new AgentClient(channel, port), stream, port, socketRoot);
+      const agent: AgentContainer = new AgentContainer(container, new AgentClient(channel, port), stream, { port, socketRoot, workspaces });
       raw.on('data', (chunk: Buffer) => agent.onRaw(chunk));
       await container.start();
       await agent.client.ping();
@@ -84,6 +93,7 @@ export class AgentContainer {
     } catch (e) {
       await container.remove({ force: true }).catch(() => {});
       await port.destroy().catch(() => {});
+      await workspaces.remove(sessionId).catch(() => {});
       throw e;
     }
   }
@@ -135,8 +145,10 @@ export class AgentContainer {
   async remove(): Promise<void> {
     this.client.close('test done');
     await this.container.remove({ force: true }).catch(() => {});
-    await this.port.destroy().catch(() => {});
-    rmSync(this.socketRoot, { recursive: true, force: true });
+    const { port, socketRoot, workspaces } = this.host;
+    await port.destroy().catch(() => {});
+    for (const id of await workspaces.list().catch(() => [])) await workspaces.remove(id).catch(() => {});
+    rmSync(socketRoot, { recursive: true, force: true });
   }
 
   private onRaw(chunk: Buffer): void {
@@ -151,7 +163,7 @@ export class AgentContainer {
         continue;
       }
       const resolve = this.rawPending.get(reply.id);
-      if (!resolve || ['out', 'opened', 'chunk'].includes(reply.type)) continue;
+      if (!resolve || ['out', 'opened'].includes(reply.type)) continue;
       this.rawPending.delete(reply.id);
       resolve(reply);
     }

@@ -7,6 +7,7 @@ import { startRunner } from '../../runner/main.ts';
 import { RunnerProcess } from './runner-process.ts';
 import { createRedis, Keys } from '../../core/redis.ts';
 import { SUITE_EGRESS_ENV } from './egress-env.ts';
+import { removeTestNode } from './node-cleanup.ts';
 
 export const apiUrl = () => inject('apiUrl');
 
@@ -158,6 +159,10 @@ export async function ownService(name: string, overrides: Record<string, string>
       await runner.kill9();
     },
     restartRunner: async (more: Record<string, string> = {}) => { runner = await launch({ ...env, ...more }); },
-    stop: async () => { await api.stop(); await runner.stop(); },
+    stop: async () => {
+      await api.stop();
+      await runner.stop();
+      await removeTestNode(env.NODE_ID, env);
+    },
   };
 }

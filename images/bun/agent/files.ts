@@ -13,6 +13,7 @@ import {
 import type { Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { asUser } from './as-user.ts';
+import { unframe } from './frames.ts';
 import { safePath, type SafePath } from './paths.ts';
 import { AgentError } from './protocol.ts';
 
@@ -77,8 +78,14 @@ export class FileOps {
    * Writes what arrives on `source` until it ends; nothing changes unless all of `expected`
    * bytes arrived and fit (a stream that ends early was cut by its sender).
    */
-  async writeFrom(path: string, source: Socket, expected: number, maxFileBytes: number): Promise<{ path: string; size: number }> {
-    if (expected > maxFileBytes) {
+  /**
+   * Writes `path` from `source`: `expected` bytes, or, when undefined, a length-framed stream
+   * of any length up to `maxFileBytes` (frames.ts). Either way a cut stream changes nothing.
+   */
+  async writeFrom(
+    path: string, source: Socket, expected: number | undefined, maxFileBytes: number,
+  ): Promise<{ path: string; size: number }> {
+    if (expected !== undefined && expected > maxFileBytes) {
       source.destroy();
       throw tooLarge(path, expected, maxFileBytes);
     }
@@ -92,12 +99,16 @@ export class FileOps {
     const { target, tmp, fd } = opened;
     let size = 0;
     try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
+      const chunks = expected === undefined ? unframe(source as AsyncIterable<Buffer>, path) : (source as AsyncIterable<Buffer>);
+      for await (const chunk of chunks) {
         size += chunk.length;
-        if (size > expected) throw new AgentError('invalid_request', `${path}: more than the announced ${expected} bytes`, { path });
+        if (expected === undefined && size > maxFileBytes) throw tooLarge(path, size, maxFileBytes);
+        if (expected !== undefined && size > expected) {
+          throw new AgentError('invalid_request', `${path}: more than the announced ${expected} bytes`, { path });
+        }
         for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off, chunk.length - off);
       }
-      if (size < expected) throw new AgentError('invalid_request', `${path}: the stream ended after ${size} of ${expected} bytes`, { path });
+      if (expected !== undefined && size < expected) throw new AgentError('invalid_request', `${path}: the stream ended after ${size} of ${expected} bytes`, { path });
       this.commit(path, fd, tmp, target);
     } catch (err) {
       this.abandon(fd, tmp);

@@ -12,8 +12,8 @@ import type { FileCount } from './file-count.ts';
 import type { FileOps } from './files.ts';
 import { listPage } from './list-pager.ts';
 import { AgentError } from './protocol.ts';
+import { reown } from './reown.ts';
 import type { Runner } from './run.ts';
-import type { Snapshots } from './snapshot.ts';
 import { relayTcp } from './tcp-relay.ts';
 import type { WriteTracker } from './write-tracker.ts';
 
@@ -25,7 +25,6 @@ export interface HandlerDeps {
   executions: Executions;
   runner: Runner;
   writes: WriteTracker;
-  snapshots: Snapshots;
   fileCount: FileCount;
 }
 
@@ -77,14 +76,7 @@ export function handlers(d: HandlerDeps): HandlerTable {
     delete: (req) => changing(() => ({ path: d.files.delete(req.path) })),
     mkdir: (req) => changing(() => ({ path: d.files.mkdir(req.path) })),
     tcp: (req) => relayTcp(d.data, req.port, req.token, req.connectTimeoutMs),
-    snapshot: (_req, ctx) => d.snapshots.snapshot((data) => ctx.progress({ type: 'chunk', data })),
-    'restore-open': (_req, ctx) => d.snapshots.open(ctx.id),
-    'restore-write': (req) => d.snapshots.write(req.handle, req.data),
-    'restore-close': async (req) => {
-      const reply = await d.snapshots.close(req.handle);
-      d.writes.touch();
-      return reply;
-    },
+    reown: (req) => changing(() => ({ entries: reown(req.fromUid, d.uid) })),
   };
 }
 

@@ -13,7 +13,6 @@ import { FileOps } from './files.ts';
 import { FsClock } from './fs-clock.ts';
 import { GidPool } from './gid-pool.ts';
 import { handlers, progressOf, type HandlerTable } from './handlers.ts';
-import { Snapshots } from './snapshot.ts';
 import { ChangeWatch } from './change-watch.ts';
 import type { UserIdentity } from './launcher.ts';
 import { OomCounter, pidsMax } from './cgroup.ts';
@@ -117,7 +116,7 @@ function main(): void {
   // Started before the first request line is read, so it listens before any program runs.
   new EgressRelay(data).start().catch((err: unknown) => log(`egress relay: ${String(err)}`));
   const table = handlers({
-    version: VERSION, uid: user.uid, files, executions, runner, writes, snapshots: new Snapshots(user.uid), data,
+    version: VERSION, uid: user.uid, files, executions, runner, writes, data,
     fileCount: new FileCount(user.uid, changes),
   });
   let inFlight = 0;
