@@ -102,7 +102,8 @@ export interface RouteIO<P extends Obj, Q extends Obj, B extends Any, J extends 
 }
 
 /** A route as written in the table: the typed form of {@link RouteDoc} plus its handler. */
-export interface RouteSpec<P extends Obj, Q extends Obj, B extends Any, J extends Any> extends Omit<RouteDoc, 'params' | 'query' | 'body' | 'ok' | 'errors'> {
+export interface RouteSpec<P extends Obj, Q extends Obj, B extends Any, J extends Any>
+  extends Omit<RouteDoc, 'params' | 'query' | 'body' | 'ok' | 'errors'> {
   params?: P;
   query?: Q;
   body?: { json: B; name: string; required: boolean };
@@ -113,7 +114,9 @@ export interface RouteSpec<P extends Obj, Q extends Obj, B extends Any, J extend
 }
 
 /** Declares a route of the table. */
-export function route<P extends Obj = undefined, Q extends Obj = undefined, B extends Any = undefined, J extends Any = undefined>(spec: RouteSpec<P, Q, B, J>): Route {
+export function route<P extends Obj = undefined, Q extends Obj = undefined, B extends Any = undefined, J extends Any = undefined>(
+  spec: RouteSpec<P, Q, B, J>,
+): Route {
   const { handler, ...doc } = spec;
   const errors = [...new Set([...spec.errors, ...implicitErrors(doc as RouteDoc)])];
   return {
@@ -128,7 +131,9 @@ export function route<P extends Obj = undefined, Q extends Obj = undefined, B ex
   };
 }
 
-function inputsOf<P extends Obj, Q extends Obj, B extends Any, J extends Any>(spec: RouteSpec<P, Q, B, J>, req: Request, res: Response, deps: RouteDeps): RouteIO<P, Q, B, J> {
+function inputsOf<P extends Obj, Q extends Obj, B extends Any, J extends Any>(
+  spec: RouteSpec<P, Q, B, J>, req: Request, res: Response, deps: RouteDeps,
+): RouteIO<P, Q, B, J> {
   const body = spec.body as { json: z.ZodType; required: boolean } | undefined;
   return {
     req, res, deps,
@@ -156,7 +161,7 @@ function principalOf(res: Response): Principal {
  * (403); behind an admin JWT, authentication and Redis; any parsed input, `invalid_request`; a
  * JSON body, its size limit.
  */
-export function implicitErrors(r: Pick<RouteDoc, 'auth' | 'params' | 'query' | 'body'>): ErrorCode[] {
+function implicitErrors(r: Pick<RouteDoc, 'auth' | 'params' | 'query' | 'body'>): ErrorCode[] {
   const out: ErrorCode[] = ['internal_error'];
   if (r.auth.includes('apiKey')) out.push('unauthorized', 'forbidden', 'rate_limit_exceeded', 'service_unavailable');
   if (r.auth.includes('adminJwt')) out.push('unauthorized', 'rate_limit_exceeded', 'service_unavailable');
@@ -175,7 +180,7 @@ export function mountRoutes(router: Router, routes: readonly Route[], deps: Rout
 }
 
 /** `/sessions/{id}` → `/sessions/:id`. */
-export function expressPath(path: string): string {
+function expressPath(path: string): string {
   return path.replace(/\{(\w+)\}/g, ':$1');
 }
 
