@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '**/dist/', '.buntime/', 'coverage/', 'api/dashboard/'] },
+  { ignores: ['node_modules/', '**/dist/', '.buntime/', 'coverage/', 'api/dashboard/', 'api/docs/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { AccountStore } from '../core/accounts.ts';
@@ -19,21 +20,17 @@ import { rateLimit } from './middleware/rate-limit.ts';
 import { ctx, requestContext } from './middleware/request-context.ts';
 import { sessionScope } from './middleware/session-scope.ts';
 import { usageMeter } from './middleware/usage-meter.ts';
-import { adminRoutes } from './routes/admin.ts';
+import { adminAuth } from './middleware/admin-auth.ts';
+import { openApiDocument } from './openapi.ts';
+import { mountRoutes } from './route-table.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
-import { executeRoutes } from './routes/execute.ts';
-import { healthRoutes } from './routes/health.ts';
-import { metricsRoutes } from './routes/metrics.ts';
-import { sessionRoutes } from './routes/sessions.ts';
-import { snapshotRoutes } from './routes/snapshots.ts';
-import { usageRoutes } from './routes/usage.ts';
-import { webhookRoutes } from './routes/webhooks.ts';
+import { docsPage } from './routes/docs.ts';
+import { ADMIN_PREFIX, ROUTE_TABLE, ROUTES, type RouteDeps } from './routes/index.ts';
 import type { SessionService } from './session-service.ts';
 import type { SessionTokens } from './session-tokens.ts';
 import type { PreviewSite } from './preview-site.ts';
 import { previewHostRoutes, previewRoutes, type PreviewDeps } from './routes/preview.ts';
 import type { SnapshotService } from './snapshot-service.ts';
-import { workspaceRoutes } from './routes/workspace.ts';
 import type { WorkspaceService } from './workspace-service.ts';
 
 export interface AppDeps {
@@ -89,16 +86,14 @@ export function createApp(d: AppDeps): express.Express {
   const preview: PreviewDeps = {
     workspace: d.workspace, site: d.previewSite, port: d.previewPort, sessionOfPreview: (id) => d.sessions.sessionOfPreview(id),
   };
+  const deps = routeDeps(d);
   // A preview's own origin serves that preview and nothing of the API.
   if (d.previewSite.hostMode) app.use(previewHost(d, auth, preview));
-  app.use(healthRoutes(d.redis, new NodeDirectory(d.redis, d.keys)));
-  app.use(metricsRoutes({ registry: d.metrics.registry, ...d.metricsAccess })); // its own bearer token
+  mountRoutes(app, ROUTES.open, deps); // public, or their own credential (/metrics)
   app.use(dashboardRoutes()); // public static page; it calls the API with the key pasted into it
+  app.use(docsPage()); // public static page rendering /openapi.json
   // Admin JWTs, not API keys: mounted before key authentication, with its own 401s and 404s.
-  app.use('/admin', adminRoutes({
-    secret: d.adminSecret, maxTtlSec: d.adminTokenMaxTtlSec, failures: d.authFailures, accounts: d.accounts, usage: d.usage,
-    plans: d.plans, webhooks: d.webhooks, egress: d.egress,
-  }));
+  app.use(ADMIN_PREFIX, adminRouter(d, deps));
   // Authenticate and meter before reading a body: unauthenticated callers cannot make us parse.
   app.use(auth);
   app.use(usageMeter(d.usage));
@@ -107,15 +102,33 @@ export function createApp(d: AppDeps): express.Express {
   // Preview requests carry whatever body the session's web app takes: before the JSON parser.
   app.use(previewRoutes(preview));
   app.use(bodyParserByPlan(d.plans));
-  app.use(sessionRoutes(d.sessions, d.sessionTokens, d.idempotency));
-  app.use(snapshotRoutes(d.snapshots));
-  app.use(executeRoutes(d.executions, d.idempotency));
-  app.use(workspaceRoutes(d.workspace, d.plans));
-  app.use(usageRoutes({ accounts: d.accounts, usage: d.usage, plans: d.plans, egress: d.egress }));
-  app.use(webhookRoutes(d.webhooks));
+  mountRoutes(app, ROUTES.keyed, deps);
   app.use(notFound());
   app.use(errorHandler());
   return app;
+}
+
+/** The service's version, for the OpenAPI document. */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** What the route table's handlers reach; the OpenAPI document is built here, once. */
+function routeDeps(d: AppDeps): RouteDeps {
+  return {
+    redis: d.redis, nodes: new NodeDirectory(d.redis, d.keys), plans: d.plans, accounts: d.accounts, sessions: d.sessions, snapshots: d.snapshots,
+    sessionTokens: d.sessionTokens, executions: d.executions, workspace: d.workspace, idempotency: d.idempotency, usage: d.usage,
+    egress: d.egress, webhooks: d.webhooks, metrics: { registry: d.metrics.registry, ...d.metricsAccess },
+    openapi: openApiDocument(ROUTE_TABLE, VERSION),
+  };
+}
+
+/** `/admin/*`: the admin JWT, small JSON bodies, the admin routes, and its own 404 after the token check. */
+function adminRouter(d: AppDeps, deps: RouteDeps): express.Router {
+  const r = express.Router();
+  r.use(adminAuth(d.adminSecret, d.adminTokenMaxTtlSec, d.authFailures));
+  r.use(express.json({ limit: '16kb' }));
+  mountRoutes(r, ROUTES.admin, deps, ADMIN_PREFIX);
+  r.use(notFound());
+  return r;
 }
 
 /** Every request to the preview domain: authenticated, metered and relayed, or an error. */

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { planNetworkSchema } from './network-policy.ts';
 import { resourceLimitsSchema as limits } from './schemas.ts';
 
-const plan = z.object({
+/** One plan: its rate limit, session cap, resource defaults and ceilings, egress (config/plans.json). */
+export const planSchema = z.object({
   requestsPerMinute: z.number().int().min(1),
   maxSessions: z.number().int().min(1),
   allowResourceLimits: z.boolean(),
@@ -24,10 +25,10 @@ const plan = z.object({
   snapshotStorageMb: z.number().int().min(0),
 });
 
-const plans = z.object({ free: plan, paid: plan, enterprise: plan });
+const plans = z.object({ free: planSchema, paid: planSchema, enterprise: planSchema });
 
 export type PlanName = keyof z.infer<typeof plans>;
-export type Plan = Readonly<z.infer<typeof plan>>;
+export type Plan = Readonly<z.infer<typeof planSchema>>;
 export type Plans = Readonly<Record<PlanName, Plan>>;
 export const PLAN_NAMES: readonly PlanName[] = ['free', 'paid', 'enterprise'];
 

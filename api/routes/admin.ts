@@ -1,81 +1,108 @@
-import type { EgressLog } from '../../core/egress-log.ts';
-import express, { Router } from 'express';
 import { z } from 'zod';
-import type { AccountStore } from '../../core/accounts.ts';
-import type { AuthFailureLimit } from '../auth-failures.ts';
-import type { Plans } from '../../core/plans.ts';
-import { usageReport, type UsageStore } from '../../core/usage.ts';
-import { webhookInputSchema, type Webhooks } from '../../core/webhooks/index.ts';
-import { adminAuth } from '../middleware/admin-auth.ts';
-import { notFound } from '../middleware/error-handler.ts';
-import { parse } from '../validation.ts';
+import { usageReport } from '../../core/usage.ts';
+import { webhookInputSchema } from '../../core/webhooks/index.ts';
+import {
+  accountSchema, createdKeySchema, createdWebhookSchema, keyInfoSchema, usageReportSchema,
+} from '../response-schemas.ts';
+import { route } from '../route-table.ts';
 import { usageQuery } from './usage.ts';
-import { deliveriesQuery } from './webhooks.ts';
+import { deletedWebhookSchema, deliveriesQuery, deliveryListSchema, webhookIdParam, webhookListSchema } from './webhooks.ts';
 
-export interface AdminDeps {
-  /** `ADMIN_JWT_SECRET`; without it every admin request is 401. */
-  secret: string | undefined;
-  /** `ADMIN_TOKEN_MAX_TTL`: a token expiring further ahead is refused, s. */
-  maxTtlSec: number;
-  failures: AuthFailureLimit;
-  accounts: AccountStore;
-  usage: UsageStore;
-  plans: Plans;
-  webhooks: Webhooks;
-  /** Egress byte counters, for usage reports. */
-  egress: EgressLog;
-}
+/** Where the admin routes are mounted (their own router: admin JWT, small bodies, their own 404). */
+export const ADMIN_PREFIX = '/admin';
 
 const accountBody = z.strictObject({ name: z.string().min(1).max(63), plan: z.string() });
 const planBody = z.strictObject({ plan: z.string() });
 const keyBody = z.strictObject({ label: z.string().max(200).default('') });
+const nameParam = z.object({ name: z.string().describe('account name') });
+
+const ADMIN = { tag: 'Admin', auth: ['adminJwt'] } as const;
 
 /**
  * `/admin/*`: the operations of `buntime-admin` over HTTP, behind an admin JWT. Mounted before
- * API-key authentication; unknown admin paths answer 404 here, after the token check.
+ * API-key authentication; unknown admin paths answer 404 there, after the token check.
  */
-export function adminRoutes(d: AdminDeps): Router {
-  const r = Router();
-  r.use(adminAuth(d.secret, d.maxTtlSec, d.failures));
-  r.use(express.json({ limit: '16kb' }));
-  r.get('/accounts', async (_req, res) => {
-    res.json({ accounts: await d.accounts.listAccounts() });
-  });
-  r.post('/accounts', async (req, res) => {
-    const b = parse(accountBody, req.body ?? {});
-    res.status(201).json(await d.accounts.createAccount(b.name, b.plan));
-  });
-  r.put('/accounts/:name/plan', async (req, res) => {
-    res.json(await d.accounts.setPlan(req.params.name, parse(planBody, req.body ?? {}).plan));
-  });
-  r.get('/accounts/:name/keys', async (req, res) => {
-    res.json({ keys: await d.accounts.listKeys(req.params.name) });
-  });
-  r.post('/accounts/:name/keys', async (req, res) => {
-    const { key, info, plan } = await d.accounts.createKey(req.params.name, parse(keyBody, req.body ?? {}).label);
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(201).json({ id: info.id, key, account: info.account, plan });
-  });
-  r.delete('/keys/:id', async (req, res) => {
-    res.json(await d.accounts.revokeKey(req.params.id));
-  });
-  r.get('/accounts/:name/usage', async (req, res) => {
-    res.json(await usageReport(d, req.params.name, parse(usageQuery, req.query).days));
-  });
-  r.get('/accounts/:name/webhooks', async (req, res) => {
-    res.json({ webhooks: await d.webhooks.list(req.params.name) });
-  });
-  r.post('/accounts/:name/webhooks', async (req, res) => {
-    const body = parse(webhookInputSchema, req.body ?? {});
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(201).json(await d.webhooks.register(req.params.name, body));
-  });
-  r.delete('/webhooks/:id', async (req, res) => {
-    res.json(await d.webhooks.remove(req.params.id));
-  });
-  r.get('/webhooks/:id/deliveries', async (req, res) => {
-    res.json({ deliveries: await d.webhooks.deliveries(req.params.id, undefined, parse(deliveriesQuery, req.query).limit) });
-  });
-  r.use(notFound());
-  return r;
-}
+export const adminRoutes = [
+  route({
+    ...ADMIN, method: 'get', path: '/admin/accounts', operationId: 'adminListAccounts', summary: 'List accounts',
+    ok: { status: 200, description: 'Every account.', json: z.object({ accounts: z.array(accountSchema) }), name: 'AccountList' },
+    errors: [],
+    handler: async ({ deps }) => ({ accounts: await deps.accounts.listAccounts() }),
+  }),
+  route({
+    ...ADMIN, method: 'post', path: '/admin/accounts', operationId: 'adminCreateAccount', summary: 'Create an account',
+    body: { json: accountBody, name: 'CreateAccountRequest', required: false },
+    ok: { status: 201, description: 'The account.', json: accountSchema, name: 'Account' },
+    errors: [],
+    handler: ({ body, deps }) => deps.accounts.createAccount(body.name, body.plan),
+  }),
+  route({
+    ...ADMIN, method: 'put', path: '/admin/accounts/{name}/plan', operationId: 'adminSetPlan', summary: 'Change an account\'s plan',
+    params: nameParam, body: { json: planBody, name: 'SetPlanRequest', required: false },
+    ok: { status: 200, description: 'The account.', json: accountSchema, name: 'Account' },
+    errors: ['not_found'],
+    handler: ({ params, body, deps }) => deps.accounts.setPlan(params.name, body.plan),
+  }),
+  route({
+    ...ADMIN, method: 'get', path: '/admin/accounts/{name}/keys', operationId: 'adminListKeys', summary: 'List an account\'s keys',
+    params: nameParam,
+    ok: { status: 200, description: 'Its keys (hashes only are kept).', json: z.object({ keys: z.array(keyInfoSchema) }), name: 'KeyList' },
+    errors: ['not_found'],
+    handler: async ({ params, deps }) => ({ keys: await deps.accounts.listKeys(params.name) }),
+  }),
+  route({
+    ...ADMIN, method: 'post', path: '/admin/accounts/{name}/keys', operationId: 'adminCreateKey', summary: 'Create a key',
+    params: nameParam, body: { json: keyBody, name: 'CreateKeyRequest', required: false }, noStore: true,
+    ok: { status: 201, description: 'The key, shown this once.', json: createdKeySchema, name: 'CreatedKey' },
+    errors: ['not_found'],
+    handler: async ({ params, body, deps }) => {
+      const { key, info, plan } = await deps.accounts.createKey(params.name, body.label);
+      return { id: info.id, key, account: info.account, plan };
+    },
+  }),
+  route({
+    ...ADMIN, method: 'delete', path: '/admin/keys/{id}', operationId: 'adminRevokeKey', summary: 'Revoke a key',
+    description: 'Its very next request, and every session token it minted, get 401.',
+    params: z.object({ id: z.string().describe('key id') }),
+    ok: { status: 200, description: 'The revoked key.', json: keyInfoSchema, name: 'KeyInfo' },
+    errors: ['not_found'],
+    handler: ({ params, deps }) => deps.accounts.revokeKey(params.id),
+  }),
+  route({
+    ...ADMIN, method: 'get', path: '/admin/accounts/{name}/usage', operationId: 'adminGetUsage', summary: 'An account\'s usage',
+    params: nameParam, query: usageQuery,
+    ok: { status: 200, description: 'The plan\'s limits and the days with any activity.', json: usageReportSchema, name: 'UsageReport' },
+    errors: ['not_found'],
+    handler: ({ params, query, deps }) => usageReport(deps, params.name, query.days),
+  }),
+  route({
+    ...ADMIN, method: 'get', path: '/admin/accounts/{name}/webhooks', operationId: 'adminListWebhooks', summary: 'An account\'s webhooks',
+    params: nameParam,
+    ok: { status: 200, description: 'Its webhooks (no secrets).', json: webhookListSchema, name: 'WebhookList' },
+    errors: [],
+    handler: async ({ params, deps }) => ({ webhooks: await deps.webhooks.list(params.name) }),
+  }),
+  route({
+    ...ADMIN, method: 'post', path: '/admin/accounts/{name}/webhooks', operationId: 'adminCreateWebhook',
+    summary: 'Register a webhook for an account',
+    params: nameParam, body: { json: webhookInputSchema, name: 'WebhookRequest', required: false }, noStore: true,
+    ok: { status: 201, description: 'The webhook, with its secret (shown only here).', json: createdWebhookSchema, name: 'CreatedWebhook' },
+    errors: ['not_found'],
+    handler: ({ params, body, deps }) => deps.webhooks.register(params.name, body),
+  }),
+  route({
+    ...ADMIN, method: 'delete', path: '/admin/webhooks/{id}', operationId: 'adminDeleteWebhook', summary: 'Delete any webhook',
+    params: webhookIdParam,
+    ok: { status: 200, description: 'Deleted.', json: deletedWebhookSchema, name: 'DeletedWebhook' },
+    errors: ['not_found'],
+    handler: ({ params, deps }) => deps.webhooks.remove(params.id),
+  }),
+  route({
+    ...ADMIN, method: 'get', path: '/admin/webhooks/{id}/deliveries', operationId: 'adminListWebhookDeliveries',
+    summary: 'Any webhook\'s recent delivery attempts',
+    params: webhookIdParam, query: deliveriesQuery,
+    ok: { status: 200, description: 'Attempts, newest first.', json: deliveryListSchema, name: 'DeliveryList' },
+    errors: ['not_found'],
+    handler: async ({ params, query, deps }) => ({ deliveries: await deps.webhooks.deliveries(params.id, undefined, query.limit) }),
+  }),
+];
